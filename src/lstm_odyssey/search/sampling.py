@@ -1,0 +1,29 @@
+"""Trial address -> seed and hyperparameters, as a pure function.
+
+A trial is addressed by (task, variant, index). Its seed is a hash of the study seed and that
+address, so trial k is the same whether the study asks for 5 or 200 trials, and adding a variant
+or a task never changes the trials of another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from lstm_odyssey.search.space import SearchDimension, configuration_space
+
+
+def trial_seed(study_seed: int, task: str, variant: str, index: int) -> int:
+    """A 31-bit seed derived from the study seed and the trial's address."""
+    key = f"{int(study_seed)}/{task}/{variant}/{int(index)}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def trial_hyperparameters(
+    dimensions: Sequence[SearchDimension], study_seed: int, task: str, variant: str, index: int
+) -> dict[str, Any]:
+    """The hyperparameters of trial `index` of (task, variant): one ConfigSpace sample."""
+    seed = trial_seed(study_seed, task, variant, index)
+    configuration = configuration_space(dimensions, seed).sample_configuration()
+    return {d.name: d.natural_value(configuration) for d in dimensions}
