@@ -1,0 +1,23 @@
+# lstm-odyssey: "LSTM: A Search Space Odyssey" (Greff et al., 2017) as a Snakemake workflow.
+# Read the whole pipeline from here: data -> one training job per trial -> tables -> analysis.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    input:
+        study_outputs(),
+    default_target: True

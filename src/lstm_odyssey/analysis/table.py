@@ -1,0 +1,332 @@
+"""Collect the per-trial JSON files into the one tidy table that every analysis and figure reads.
+
+`collect_trials` turns results/trials/{task}/{variant}/{index}.json into
+
+* a trials table, one row per trial (like Optuna's `trials_dataframe()`): the trial's address,
+  one column per hyperparameter, and its metrics;
+* an epochs table, one row per (trial, epoch), for learning curves.
+
+Diverged trials policy
+----------------------
+A diverged trial is a result of the search, not a missing value: a variant that diverges often
+*is* worse, and dropping those trials would flatter it. So no trial is ever dropped. A trial is
+marked `diverged` when its status is "diverged" or its test metric is null/non-finite. For such
+trials `test_metric` and `valid_metric` are set to the worst (largest: every metric here is
+lower-is-better) finite value of that column among all trials of the same task. The value the
+trial reported stays in `test_metric_raw` / `valid_metric_raw`. If no trial of a task has a finite
+value the column stays NaN for that task and a warning is issued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstm_odyssey.io import atomic_write_tsv
+
+__all__ = [
+    "EPOCH_COLUMNS",
+    "TRIAL_COLUMNS",
+    "VARIANT_ORDER",
+    "collect_trials",
+    "hyperparameter_columns",
+    "read_table",
+    "sort_by_address",
+    "variant_order",
+    "write_table",
+]
+
+VARIANT_ORDER: tuple[str, ...] = ("V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
+"""The paper's order of the LSTM variants (vanilla first), used for rows and figure axes."""
+
+STATUSES = ("ok", "diverged")
+
+# Columns before the hyperparameters, and after them, in the trials table.
+_ADDRESS_COLUMNS = ["task", "variant", "index", "seed", "status", "diverged"]
+_RESULT_COLUMNS = [
+    "parameter_count",
+    "epochs_run",
+    "best_valid_epoch",
+    "valid_metric",
+    "valid_metric_raw",
+    "test_metric",
+    "test_metric_raw",
+    "train_seconds",
+    "seconds_per_epoch",
+    "metric",
+    "data_hash",
+    "git_commit",
+]
+TRIAL_COLUMNS: tuple[str, ...] = tuple(_ADDRESS_COLUMNS + _RESULT_COLUMNS)
+"""Fixed columns of the trials table; the hyperparameter columns sit between the two groups."""
+
+EPOCH_COLUMNS: tuple[str, ...] = (
+    "task",
+    "variant",
+    "index",
+    "epoch",
+    "train_loss",
+    "valid_metric",
+    "seconds",
+)
+
+_EPOCH_FIELDS = ("epoch", "train_loss", "valid_metric", "seconds")
+
+
+def variant_order(variants: Iterable[str]) -> list[str]:
+    """The distinct variants in the paper's order; unknown names follow, alphabetically."""
+    present = set(variants)
+    known = [v for v in VARIANT_ORDER if v in present]
+    return known + sorted(present - set(VARIANT_ORDER))
+
+
+def sort_by_address(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by task, variant (paper order, unknown names last) and, if present, index."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    keys = ["task", "variant"] + (["index"] if "index" in df.columns else [])
+    rank = {variant: position for position, variant in enumerate(variant_order(df["variant"]))}
+    ordered = df.sort_values(
+        keys,
+        key=lambda column: column.map(rank) if column.name == "variant" else column,
+        kind="stable",
+    )
+    return ordered.reset_index(drop=True)
+
+
+# --- reading and validating one trial file -------------------------------------------------------
+
+
+def _as_float(value: Any) -> float:
+    """A JSON number or null as a float (null -> NaN)."""
+    return float("nan") if value is None else float(value)
+
+
+def _is_number(value: Any, allow_null: bool = False) -> bool:
+    if value is None:
+        return allow_null
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: Any, allow_null: bool = False) -> bool:
+    if value is None:
+        return allow_null
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validate_trial(record: Any) -> list[str]:
+    """Every problem with one parsed trial record, as 'field: what was expected' strings."""
+    if not isinstance(record, dict):
+        return [f"top level: expected a JSON object, found {type(record).__name__}"]
+    problems: list[str] = []
+
+    def check(field: str, ok: bool, expected: str) -> None:
+        if field not in record:
+            problems.append(f"{field}: missing (expected {expected})")
+        elif not ok:
+            problems.append(f"{field}: expected {expected}, found {record[field]!r}")
+
+    get = record.get
+    check("task", isinstance(get("task"), str) and bool(get("task")), "a non-empty string")
+    check("variant", isinstance(get("variant"), str) and bool(get("variant")), "a non-empty string")
+    check("index", _is_integer(get("index")) and get("index", -1) >= 0, "an integer >= 0")
+    check("seed", _is_integer(get("seed")), "an integer")
+    check("metric", isinstance(get("metric"), str) and bool(get("metric")), "a non-empty string")
+    check("status", get("status") in STATUSES, f"one of {', '.join(STATUSES)}")
+    check("hyperparameters", isinstance(get("hyperparameters"), dict), "an object")
+    check("parameter_count", _is_integer(get("parameter_count")), "an integer")
+    check("epochs", isinstance(get("epochs"), list), "a list of epoch objects")
+    check("best_valid_epoch", _is_integer(get("best_valid_epoch"), True), "an integer or null")
+    check("best_valid_metric", _is_number(get("best_valid_metric"), True), "a number or null")
+    check("test_metric", _is_number(get("test_metric"), True), "a number or null")
+    check("train_seconds", _is_number(get("train_seconds")), "a number")
+    check("provenance", isinstance(get("provenance"), dict), "an object")
+
+    if isinstance(get("hyperparameters"), dict):
+        clashes = sorted(set(get("hyperparameters")) & set(TRIAL_COLUMNS))
+        for name in clashes:
+            problems.append(f"hyperparameters.{name}: name clashes with a column of the table")
+    if isinstance(get("provenance"), dict) and not isinstance(
+        get("provenance").get("data_hash"), str
+    ):
+        problems.append("provenance.data_hash: missing or not a string")
+    if isinstance(get("epochs"), list):
+        for position, epoch in enumerate(get("epochs")):
+            if not isinstance(epoch, dict):
+                problems.append(f"epochs[{position}]: expected an object, found {epoch!r}")
+                continue
+            for field in _EPOCH_FIELDS:
+                allow_null = field != "epoch"
+                if field not in epoch:
+                    problems.append(f"epochs[{position}].{field}: missing")
+                elif not _is_number(epoch[field], allow_null=allow_null):
+                    problems.append(
+                        f"epochs[{position}].{field}: expected a number"
+                        f"{' or null' if allow_null else ''}, found {epoch[field]!r}"
+                    )
+    return problems
+
+
+def _read_trial(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, [f"{path}: not readable as JSON ({error})"]
+    problems = _validate_trial(record)
+    if problems:
+        return None, [f"{path}: {problem}" for problem in problems]
+    return record, []
+
+
+def _trial_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    epochs = record["epochs"]
+    epochs_run = len(epochs)
+    provenance = record["provenance"]
+    row: dict[str, Any] = {
+        "task": record["task"],
+        "variant": record["variant"],
+        "index": int(record["index"]),
+        "seed": int(record["seed"]),
+        "status": record["status"],
+        **record["hyperparameters"],
+        "parameter_count": int(record["parameter_count"]),
+        "epochs_run": epochs_run,
+        "best_valid_epoch": _as_float(record["best_valid_epoch"]),
+        "valid_metric_raw": _as_float(record["best_valid_metric"]),
+        "test_metric_raw": _as_float(record["test_metric"]),
+        "train_seconds": float(record["train_seconds"]),
+        # Wall time per epoch including evaluation: what a reader needs to budget a rerun.
+        "seconds_per_epoch": float(record["train_seconds"]) / epochs_run if epochs_run else np.nan,
+        "metric": record["metric"],
+        "data_hash": provenance["data_hash"],
+        "git_commit": provenance.get("git_commit"),
+    }
+    return row
+
+
+def _epoch_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    address = {"task": record["task"], "variant": record["variant"], "index": record["index"]}
+    return [
+        {**address, **{field: _as_float(epoch[field]) for field in _EPOCH_FIELDS}}
+        for epoch in record["epochs"]
+    ]
+
+
+def _consistency_problems(trials: pd.DataFrame, sources: list[Path]) -> list[str]:
+    """Problems that need all files at once: duplicate addresses, mixed metrics within a task."""
+    problems: list[str] = []
+    addresses = trials[["task", "variant", "index"]].assign(source=[str(p) for p in sources])
+    for (task, variant, index), group in addresses.groupby(["task", "variant", "index"]):
+        if len(group) > 1:
+            problems.append(
+                f"trial ({task}, {variant}, {index}) appears in more than one file: "
+                + ", ".join(group["source"])
+            )
+    for task, metrics in trials.groupby("task")["metric"]:
+        if metrics.nunique() > 1:
+            problems.append(
+                f"task {task}: trials report different metrics ({', '.join(sorted(set(metrics)))})"
+            )
+    return problems
+
+
+# --- the diverged-trials policy ------------------------------------------------------------------
+
+
+def _penalise_diverged(trials: pd.DataFrame) -> pd.DataFrame:
+    """Apply the module's diverged-trials policy (see the module docstring)."""
+    trials = trials.copy()
+    trials["diverged"] = (trials["status"] == "diverged") | ~np.isfinite(trials["test_metric_raw"])
+    for raw_column, column in (
+        ("valid_metric_raw", "valid_metric"),
+        ("test_metric_raw", "test_metric"),
+    ):
+        values = trials[raw_column].astype(float)
+        finite = values.where(np.isfinite(values))
+        worst = finite.groupby(trials["task"]).transform("max")
+        trials[column] = finite.where(~trials["diverged"], worst)
+        # A trial that did not diverge but has no finite value (e.g. only its validation metric
+        # is null) is penalised the same way rather than left as NaN.
+        trials[column] = trials[column].fillna(worst)
+        for task in trials.loc[worst.isna(), "task"].unique():
+            warnings.warn(
+                f"task {task}: no trial has a finite {raw_column.removesuffix('_raw')}; "
+                "left as NaN",
+                stacklevel=3,
+            )
+    return trials
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+
+def _raise_problems(problems: list[str]) -> None:
+    raise ValueError(f"{len(problems)} problem(s) in the trial files:\n  " + "\n  ".join(problems))
+
+
+def _empty_trials() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in TRIAL_COLUMNS})
+
+
+def collect_trials(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read trial JSON files into (trials, epochs) tables; see the module docstring for columns.
+
+    Every file is checked before anything is built, and all problems are reported together in one
+    ValueError, so a broken study is fixed in one pass rather than one file at a time.
+    """
+    sources = [Path(p) for p in paths]
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for path in sources:
+        record, file_problems = _read_trial(path)
+        problems.extend(file_problems)
+        if record is not None:
+            records.append(record)
+    if problems:
+        _raise_problems(problems)
+    if not records:
+        return _empty_trials(), pd.DataFrame({c: pd.Series(dtype=object) for c in EPOCH_COLUMNS})
+
+    trials = pd.DataFrame([_trial_row(record) for record in records])
+    problems = _consistency_problems(trials, sources)
+    if problems:
+        _raise_problems(problems)
+    trials = _penalise_diverged(trials)
+
+    columns = _ADDRESS_COLUMNS + hyperparameter_columns(trials) + _RESULT_COLUMNS
+    trials = sort_by_address(trials[columns])
+
+    epoch_rows = [row for record in records for row in _epoch_rows(record)]
+    epochs = pd.DataFrame(epoch_rows, columns=list(EPOCH_COLUMNS))
+    epochs["index"] = epochs["index"].astype("int64")
+    if not epochs.empty:
+        epochs = sort_by_address(epochs.sort_values("epoch", kind="stable"))
+    return trials, epochs
+
+
+def hyperparameter_columns(trials: pd.DataFrame) -> list[str]:
+    """The trials table's hyperparameter columns (everything that is not a fixed column)."""
+    return [c for c in trials.columns if c not in TRIAL_COLUMNS]
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a trials or epochs table as TSV, atomically."""
+    return atomic_write_tsv(df, path)
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a table written by `write_table`, restoring the types that TSV loses."""
+    text_columns = ("task", "variant", "status", "metric", "data_hash", "git_commit")
+    table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(text_columns, str))
+    if "diverged" in table.columns and table["diverged"].dtype != bool:
+        table["diverged"] = table["diverged"].astype(str) == "True"
+    return table

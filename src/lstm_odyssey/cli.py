@@ -1,0 +1,101 @@
+"""`python -m lstm_odyssey` / `lstm-odyssey`: run one step of the study by hand.
+
+The commands read the same config as the workflow, so `train` runs exactly the trial the
+workflow would run for that address (same hyperparameters, seed and settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
+
+
+def _address_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, help="task key in the config, e.g. jsb")
+    parser.add_argument("--variant", required=True, help="V, NIG, NFG, NOG, NIAF, NOAF, NP, CIFG or FGR")
+    parser.add_argument("--index", required=True, type=int, help="trial index (0-based)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lstm-odyssey", description=__doc__)
+    parser.add_argument("--config", default="config/config.yaml", help="study config (YAML)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    show = commands.add_parser("hyperparameters", help="print a trial's seed and hyperparameters")
+    _address_arguments(show)
+
+    prepare = commands.add_parser("prepare", help="prepare a task's data (HDF5)")
+    prepare.add_argument("--task", required=True)
+    prepare.add_argument("--out", help="default: results/data/{task}.h5")
+
+    train = commands.add_parser("train", help="train one trial and write its JSON record")
+    _address_arguments(train)
+    train.add_argument("--data", help="prepared data; default: results/data/{task}.h5")
+    train.add_argument("--out", help="default: results/trials/{task}/{variant}/{index}.json")
+    train.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    train.add_argument("--implementation", choices=["reference", "fast", "auto"],
+                       help="override the config's LSTM implementation")
+    train.add_argument("--max-epochs", type=int, help="override the task's max_epochs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    task = args.task
+    if task not in config["tasks"]:
+        print(f"{args.config}: no task {task!r} (configured: {sorted(config['tasks'])})",
+              file=sys.stderr)
+        return 2
+
+    if args.command == "prepare":
+        from lstm_odyssey.data.prepare import prepare_task
+
+        out = args.out or f"results/data/{task}.h5"
+        prepare_task(task, config["tasks"][task]["data"], out)
+        print(out)
+        return 0
+
+    hyperparameters = hyperparameters_of(config, task, args.variant, args.index)
+    seed = seed_of(config, task, args.variant, args.index)
+    if args.command == "hyperparameters":
+        print(json.dumps({"seed": seed, "hyperparameters": hyperparameters}, indent=2))
+        return 0
+
+    from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
+
+    settings = trial_settings(config, task)
+    if args.implementation:
+        settings["implementation"] = args.implementation
+    if args.max_epochs:
+        settings["max_epochs"] = args.max_epochs
+    data = args.data or f"results/data/{task}.h5"
+    if not Path(data).exists():
+        print(f"{data}: prepared data not found; run `lstm-odyssey prepare --task {task}` "
+              "or `snakemake results/data/{task}.h5` first", file=sys.stderr)
+        return 2
+    out = args.out or f"results/trials/{task}/{args.variant}/{args.index}.json"
+    record = run_trial(
+        data, out,
+        TrialAddress(task, args.variant, args.index, int(config["study_seed"]), seed),
+        hyperparameters, TrialSettings(**settings), threads=args.threads,
+        checkpoint_path=out + ".ckpt",
+    )
+    print(json.dumps({k: record[k] for k in ("status", "best_valid_epoch", "best_valid_metric",
+                                              "test_metric", "train_seconds")}, indent=2))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

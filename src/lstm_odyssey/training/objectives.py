@@ -1,0 +1,146 @@
+"""Losses and evaluation metrics per task kind (lower is better for every metric).
+
+- `next_step` (JSB Chorales): independent sigmoid per key; the metric is the negative
+  log-likelihood per time step, summed over the 88 keys and averaged over all time steps.
+- `framewise` (TIMIT): softmax over classes; the metric is the frame error (fraction of frames
+  classified wrongly).
+- `ctc` (IAM-OnDB): connectionist temporal classification with the blank at index 0; the metric
+  is the character error rate of best-path decoding (edit distance / reference length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class Batch:
+    """Padded sequences, time-major: inputs (T, B, I), lengths (B,), targets by task kind.
+
+    For `next_step` targets are (T, B, K) floats, for `framewise` (T, B) class ids, for `ctc`
+    a list of B label tensors.
+    """
+
+    inputs: torch.Tensor
+    lengths: torch.Tensor
+    targets: torch.Tensor | list[torch.Tensor]
+
+    @property
+    def frame_mask(self) -> torch.Tensor:
+        """(T, B) boolean mask of the valid (non-padded) frames."""
+        steps = torch.arange(self.inputs.shape[0], device=self.inputs.device)
+        return steps[:, None] < self.lengths.to(self.inputs.device)[None, :]
+
+    def to(self, device: torch.device | str) -> Batch:
+        targets = (
+            [t.to(device) for t in self.targets]
+            if isinstance(self.targets, list)
+            else self.targets.to(device)
+        )
+        return Batch(self.inputs.to(device), self.lengths, targets)
+
+
+class Objective:
+    """Training loss and evaluation metric of one task kind."""
+
+    metric_name: str = ""
+
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The loss minimised by SGD, per frame (or per sequence for CTC)."""
+        raise NotImplementedError
+
+    def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
+        """(numerator, denominator) of the metric over this batch; summed over a split."""
+        raise NotImplementedError
+
+
+class NextStepObjective(Objective):
+    metric_name = "nll"
+
+    def _nll_per_step(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        assert isinstance(batch.targets, torch.Tensor)
+        per_key = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none")
+        return per_key.sum(dim=-1) * batch.frame_mask
+
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self._nll_per_step(logits, batch).sum() / batch.lengths.sum()
+
+    def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
+        return float(self._nll_per_step(logits, batch).sum()), float(batch.lengths.sum())
+
+
+class FramewiseObjective(Objective):
+    metric_name = "frame_error"
+
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        assert isinstance(batch.targets, torch.Tensor)
+        mask = batch.frame_mask
+        return F.cross_entropy(logits[mask], batch.targets[mask])
+
+    def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
+        assert isinstance(batch.targets, torch.Tensor)
+        mask = batch.frame_mask
+        wrong = (logits.argmax(dim=-1) != batch.targets) & mask
+        return float(wrong.sum()), float(mask.sum())
+
+
+def edit_distance(hypothesis: list[int], reference: list[int]) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
+    previous = list(range(len(reference) + 1))
+    for i, h in enumerate(hypothesis, start=1):
+        current = [i] + [0] * len(reference)
+        for j, r in enumerate(reference, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (h != r))
+        previous = current
+    return previous[-1]
+
+
+def best_path_decode(logits: torch.Tensor, length: int, blank: int = 0) -> list[int]:
+    """Greedy CTC decoding of one sequence's (T, K) logits: collapse repeats, drop blanks."""
+    best = logits[:length].argmax(dim=-1).tolist()
+    decoded, last = [], None
+    for label in best:
+        if label != last and label != blank:
+            decoded.append(label)
+        last = label
+    return decoded
+
+
+class CtcObjective(Objective):
+    metric_name = "character_error_rate"
+
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        assert isinstance(batch.targets, list)
+        log_probs = F.log_softmax(logits, dim=-1)
+        target_lengths = torch.tensor([len(t) for t in batch.targets])
+        targets = torch.cat(batch.targets) if batch.targets else torch.zeros(0, dtype=torch.long)
+        return F.ctc_loss(
+            log_probs, targets, batch.lengths, target_lengths, blank=0,
+            reduction="sum", zero_infinity=False,
+        ) / len(batch.targets)
+
+    def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
+        assert isinstance(batch.targets, list)
+        errors, total = 0, 0
+        for b, reference in enumerate(batch.targets):
+            hypothesis = best_path_decode(logits[:, b], int(batch.lengths[b]))
+            errors += edit_distance(hypothesis, reference.tolist())
+            total += len(reference)
+        return float(errors), float(total)
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "next_step": NextStepObjective,
+    "framewise": FramewiseObjective,
+    "ctc": CtcObjective,
+}
+
+
+def objective_for(task_kind: str) -> Objective:
+    """The objective of a prepared data set's `task_kind` attribute."""
+    if task_kind not in OBJECTIVES:
+        raise ValueError(f"unknown task kind {task_kind!r}; expected one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[task_kind]()

@@ -1,0 +1,281 @@
+"""One trial end to end: build the network, train with online SGD, early-stop, evaluate, record.
+
+The paper's protocol: weights from N(0, 0.1); one sequence per update, sequences shuffled each
+epoch; Nesterov momentum with the learning rate rescaled by (1 - momentum); Gaussian input noise
+during training only; early stopping after `patience` epochs without a better validation metric;
+the reported test metric is the one at the best validation epoch. A non-finite loss ends the
+trial as `diverged` -- a result, not a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstm_odyssey.data.store import read_prepared
+from lstm_odyssey.io import atomic_write_json
+from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
+from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
+from lstm_odyssey.training.early_stopping import EarlyStopping
+from lstm_odyssey.training.objectives import Batch, Objective, objective_for
+from lstm_odyssey.training.optim import make_optimizer
+
+log = logging.getLogger(__name__)
+
+KNOWN_HYPERPARAMETERS = ("hidden_size", "learning_rate", "momentum", "input_noise")
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """Everything about a trial that is not searched over (per task, from the config)."""
+
+    max_epochs: int = 150
+    patience: int = 15
+    bidirectional: bool = False
+    layers: int = 1
+    init_std: float = 0.1
+    eval_batch_size: int = 32
+    implementation: str = "reference"
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class TrialAddress:
+    """Where a trial sits in the study: (task, variant, index) plus the study seed."""
+
+    task: str
+    variant: str
+    index: int
+    study_seed: int
+    seed: int
+
+
+def resolve_device(requested: str) -> torch.device:
+    """`auto` picks CUDA when present; an explicit `cuda` without a GPU is an error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device")
+    return torch.device(requested)
+
+
+def git_commit() -> str | None:
+    """The project's commit, from $LSTM_ODYSSEY_GIT_COMMIT or `git rev-parse` (None if unknown)."""
+    if os.environ.get("LSTM_ODYSSEY_GIT_COMMIT"):
+        return os.environ["LSTM_ODYSSEY_GIT_COMMIT"]
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def evaluate(model: torch.nn.Module, batches: list[Batch], objective: Objective,
+             device: torch.device) -> float:
+    """The split's metric: summed numerators over summed denominators."""
+    model.eval()
+    numerator, denominator = 0.0, 0.0
+    with torch.no_grad():
+        for batch in batches:
+            batch = batch.to(device)
+            logits = model(batch.inputs, batch.lengths)
+            part, count = objective.metric_terms(logits, batch)
+            numerator += part
+            denominator += count
+    return numerator / denominator if denominator else math.nan
+
+
+def _training_batch(example: SequenceExample, inputs: torch.Tensor, task_kind: str) -> Batch:
+    """A batch of one sequence (online SGD), inputs already noised and on the device."""
+    lengths = torch.tensor([inputs.shape[0]])
+    if task_kind == "ctc":
+        return Batch(inputs[:, None], lengths, [example.targets.to(inputs.device)])
+    return Batch(inputs[:, None], lengths, example.targets.to(inputs.device)[:, None])
+
+
+def _checkpoint_key(address: TrialAddress, hyperparameters: dict[str, Any],
+                    settings: TrialSettings, data_hash: str) -> str:
+    text = json.dumps(
+        [asdict(address), hyperparameters, asdict(settings), data_hash], sort_keys=True
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_trial(
+    data_path: str | os.PathLike,
+    result_path: str | os.PathLike,
+    address: TrialAddress,
+    hyperparameters: dict[str, Any],
+    settings: TrialSettings,
+    threads: int = 1,
+    checkpoint_path: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Train one trial and write its JSON record atomically to `result_path`.
+
+    With `checkpoint_path`, the state after every epoch is saved there and a run that finds a
+    matching checkpoint resumes from it; the checkpoint is removed once the result is written.
+    """
+    unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {unknown}; known: {KNOWN_HYPERPARAMETERS}")
+    torch.set_num_threads(threads)
+    started = dt.datetime.now(dt.UTC)
+    device = resolve_device(settings.device)
+    prepared = read_prepared(data_path)
+    metadata = prepared.metadata
+    task_kind = metadata["task_kind"]
+    objective = objective_for(task_kind)
+    train = split_examples(prepared.splits["train"], task_kind)
+    valid_batches = evaluation_batches(
+        split_examples(prepared.splits["valid"], task_kind), task_kind, settings.eval_batch_size
+    )
+    test_batches = evaluation_batches(
+        split_examples(prepared.splits["test"], task_kind), task_kind, settings.eval_batch_size
+    )
+
+    torch.manual_seed(address.seed)
+    model = SequenceNetwork(
+        address.variant,
+        input_size=int(metadata["input_size"]),
+        hidden_size=int(hyperparameters["hidden_size"]),
+        output_size=int(metadata["n_classes"]),
+        bidirectional=settings.bidirectional,
+        layers=settings.layers,
+        init_std=settings.init_std,
+        implementation=settings.implementation,
+    ).to(device)
+    optimizer = make_optimizer(
+        model.parameters(), float(hyperparameters["learning_rate"]), float(hyperparameters["momentum"])
+    )
+    input_noise = float(hyperparameters["input_noise"])
+    shuffler = np.random.default_rng(address.seed)
+    noise_generator = torch.Generator(device=device).manual_seed(address.seed)
+    stopper = EarlyStopping(settings.patience)
+    epochs: list[dict[str, float]] = []
+    best_state: dict[str, torch.Tensor] | None = None
+    status = "ok"
+    first_epoch = 1
+
+    data_hash = str(metadata.get("content_hash", ""))
+    key = _checkpoint_key(address, hyperparameters, settings, data_hash)
+    if checkpoint_path is not None:
+        state = load_checkpoint(checkpoint_path, key)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            shuffler.bit_generator.state = state["shuffler"]
+            noise_generator.set_state(state["noise_generator"])
+            stopper = state["stopper"]
+            epochs = state["epochs"]
+            best_state = state["best_state"]
+            first_epoch = len(epochs) + 1
+            log.info("resuming %s from checkpoint after epoch %d", address, len(epochs))
+
+    for epoch in range(first_epoch, settings.max_epochs + 1):
+        if stopper.should_stop:
+            break
+        epoch_start = time.perf_counter()
+        model.train()
+        loss_sum, frames = 0.0, 0
+        for i in shuffler.permutation(len(train)):
+            example = train[i]
+            inputs = example.inputs.to(device)
+            if input_noise > 0.0:
+                noise = torch.randn(inputs.shape, generator=noise_generator, device=device)
+                inputs = inputs + input_noise * noise
+            batch = _training_batch(example, inputs, task_kind)
+            loss = objective.loss(model(batch.inputs), batch)
+            if not torch.isfinite(loss):
+                status = "diverged"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(example.inputs)
+            frames += len(example.inputs)
+        if status == "ok":
+            valid_metric = evaluate(model, valid_batches, objective, device)
+            if not math.isfinite(valid_metric):
+                status = "diverged"
+        if status == "diverged":
+            log.warning("%s diverged in epoch %d", address, epoch)
+            break
+        seconds = time.perf_counter() - epoch_start
+        epochs.append(
+            {"epoch": epoch, "train_loss": loss_sum / max(frames, 1),
+             "valid_metric": valid_metric, "seconds": seconds}
+        )
+        if stopper.update(epoch, valid_metric):
+            best_state = copy.deepcopy(model.state_dict())
+        log.info("epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s", epoch,
+                 epochs[-1]["train_loss"], objective.metric_name, valid_metric, seconds,
+                 " *" if stopper.best_valid_epoch == epoch else "")
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, {
+                "key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "shuffler": shuffler.bit_generator.state,
+                "noise_generator": noise_generator.get_state(), "stopper": stopper,
+                "epochs": epochs, "best_state": best_state,
+            })
+
+    test_metric = None
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        test_metric = evaluate(model, test_batches, objective, device)
+    finished = dt.datetime.now(dt.UTC)
+    record = {
+        "task": address.task,
+        "variant": address.variant,
+        "index": address.index,
+        "study_seed": address.study_seed,
+        "seed": address.seed,
+        "task_kind": task_kind,
+        "metric": objective.metric_name,
+        "hyperparameters": hyperparameters,
+        "settings": asdict(settings),
+        "parameter_count": sum(p.numel() for p in model.parameters()),
+        "status": status,
+        "epochs": epochs,
+        "best_valid_epoch": stopper.best_valid_epoch,
+        "best_valid_metric": stopper.best_valid_metric if best_state is not None else None,
+        "test_metric": test_metric,
+        "train_seconds": sum(e["seconds"] for e in epochs),
+        "provenance": {
+            "host": socket.gethostname(),
+            "threads": threads,
+            "device": str(device),
+            "git_commit": git_commit(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "data_hash": data_hash,
+            "data_source": metadata.get("source"),
+            "started": started.isoformat(),
+            "finished": finished.isoformat(),
+        },
+    }
+    atomic_write_json(result_path, record)
+    if checkpoint_path is not None:
+        Path(checkpoint_path).unlink(missing_ok=True)
+    return record

@@ -1,0 +1,215 @@
+"""One trial: optimiser, early stopping, objectives, divergence, reproducibility, resume."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_odyssey.data.store import PreparedData, SplitData, write_prepared
+from lstm_odyssey.training import trial as trial_module
+from lstm_odyssey.training.early_stopping import EarlyStopping
+from lstm_odyssey.training.objectives import (
+    Batch,
+    CtcObjective,
+    FramewiseObjective,
+    NextStepObjective,
+    best_path_decode,
+    edit_distance,
+)
+from lstm_odyssey.training.optim import make_optimizer
+from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
+
+
+def test_optimizer_is_nesterov_with_rescaled_learning_rate():
+    """Against a hand-written Nesterov loop: v <- m v + g; w <- w - lr (1 - m) (g + m v)."""
+    target = torch.tensor([1.0, -2.0, 0.5])
+    weights = torch.zeros(3, requires_grad=True)
+    optimizer = make_optimizer([weights], learning_rate=0.1, momentum=0.9)
+    reference_w, velocity = np.zeros(3), np.zeros(3)
+    for _ in range(5):
+        loss = ((weights - target) ** 2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        gradient = 2 * (reference_w - target.numpy())
+        velocity = 0.9 * velocity + gradient
+        reference_w = reference_w - 0.1 * (1 - 0.9) * (gradient + 0.9 * velocity)
+    assert np.allclose(weights.detach().numpy(), reference_w, atol=1e-6)
+
+
+def test_optimizer_without_momentum_is_plain_sgd():
+    weights = torch.ones(2, requires_grad=True)
+    optimizer = make_optimizer([weights], learning_rate=0.5, momentum=0.0)
+    (weights**2).sum().backward()
+    optimizer.step()
+    assert torch.allclose(weights, torch.zeros(2))
+
+
+def test_early_stopping_waits_patience_epochs_after_the_best():
+    stopper = EarlyStopping(patience=2)
+    decisions = []
+    for epoch, metric in enumerate([5.0, 4.0, 4.5, 3.9, 4.0, 4.1, 3.0], start=1):
+        stopper.update(epoch, metric)
+        decisions.append(stopper.should_stop)
+    assert decisions == [False, False, False, False, False, True, False]
+    assert stopper.best_valid_epoch == 7
+    stopper = EarlyStopping(patience=3)
+    for epoch in range(1, 4):
+        stopper.update(epoch, math.nan)
+    assert stopper.should_stop and stopper.best_valid_epoch is None
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_next_step_nll_per_time_step_matches_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 2, 5))
+    targets = (rng.random((4, 2, 5)) > 0.5).astype(float)
+    lengths = np.array([4, 2])
+    batch = Batch(torch.zeros(4, 2, 3), torch.tensor(lengths), torch.tensor(targets))
+    numerator, denominator = NextStepObjective().metric_terms(torch.tensor(logits), batch)
+    p = _sigmoid(logits)
+    per_step = -(targets * np.log(p) + (1 - targets) * np.log(1 - p)).sum(axis=-1)
+    mask = np.arange(4)[:, None] < lengths[None, :]
+    assert denominator == 6
+    assert numerator == pytest.approx(per_step[mask].sum(), rel=1e-9)
+    loss = NextStepObjective().loss(torch.tensor(logits), batch)
+    assert float(loss) == pytest.approx(per_step[mask].sum() / 6, rel=1e-9)
+
+
+def test_frame_error_counts_wrong_frames_only_within_lengths():
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0]], [[0.0, 3.0], [5.0, 0.0]]])  # (T=2, B=2, K=2)
+    targets = torch.tensor([[0, 0], [0, 1]])
+    batch = Batch(torch.zeros(2, 2, 1), torch.tensor([2, 1]), targets)
+    assert FramewiseObjective().metric_terms(logits, batch) == (2.0, 3.0)
+
+
+def test_edit_distance_and_best_path_decoding():
+    assert edit_distance([1, 2, 3], [1, 2, 3]) == 0
+    assert edit_distance([1, 3], [1, 2, 3]) == 1
+    assert edit_distance([], [4, 4]) == 2
+    assert edit_distance([2, 1], [1, 2]) == 2
+    best = torch.tensor([0, 1, 1, 0, 1, 2, 2, 0])
+    logits = torch.nn.functional.one_hot(best, 3).float()
+    assert best_path_decode(logits, 8) == [1, 1, 2]
+    assert best_path_decode(logits, 3) == [1]
+
+
+def test_ctc_character_error_rate():
+    best = torch.tensor([[1, 0], [1, 2], [0, 2], [2, 0]])  # (T=4, B=2) best labels
+    logits = torch.nn.functional.one_hot(best, 3).float() * 10
+    batch = Batch(torch.zeros(4, 2, 1), torch.tensor([4, 3]), [torch.tensor([1, 2]), torch.tensor([2, 2])])
+    # sequence 0 decodes [1, 2] (0 errors); sequence 1 decodes [2] (1 deletion) -> 1 / 4
+    assert CtcObjective().metric_terms(logits, batch) == (1.0, 4.0)
+    assert torch.isfinite(CtcObjective().loss(logits.log_softmax(-1), batch))
+
+
+def _tiny_next_step_data(path, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        rolls = [(rng.random((int(rng.integers(5, 9)), 6)) > 0.6).astype(np.float32) for _ in range(n)]
+        return SplitData.from_sequences([r[:-1] for r in rolls], [r[1:] for r in rolls])
+
+    prepared = PreparedData(
+        {"train": split(6), "valid": split(3), "test": split(3)},
+        {"task_kind": "next_step", "source": "synthetic", "input_size": 6, "n_classes": 6,
+         "normalisation": "none"},
+    )
+    write_prepared(path, prepared)
+    return path
+
+
+HYPERPARAMETERS = {"hidden_size": 5, "learning_rate": 1e-2, "momentum": 0.9, "input_noise": 0.1}
+ADDRESS = TrialAddress("jsb", "V", 0, 1, 1234)
+
+
+def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    settings = TrialSettings(max_epochs=3, patience=2)
+    first = run_trial(data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings)
+    second = run_trial(data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings)
+    on_disk = json.loads((tmp_path / "a.json").read_text())
+    assert on_disk["status"] == "ok" and on_disk["metric"] == "nll"
+    assert [e["valid_metric"] for e in first["epochs"]] == [e["valid_metric"] for e in second["epochs"]]
+    assert first["test_metric"] == second["test_metric"]
+    assert on_disk["best_valid_epoch"] in (1, 2, 3)
+    assert on_disk["best_valid_metric"] == min(e["valid_metric"] for e in on_disk["epochs"])
+    assert on_disk["parameter_count"] == 4 * 5 * (6 + 5 + 1) + 3 * 5 + 5 * 6 + 6
+    for key in ("host", "threads", "device", "git_commit", "torch", "numpy", "data_hash"):
+        assert key in on_disk["provenance"]
+    assert on_disk["provenance"]["data_hash"]
+
+
+def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    valid_metrics = iter([3.0, 1.0, 2.0, 2.5])
+    calls = []
+    real_evaluate = trial_module.evaluate
+
+    def scripted_evaluate(model, batches, objective, device):
+        calls.append(model.output.weight.detach().clone())
+        if len(calls) <= 4:  # the four validation passes
+            real_evaluate(model, batches, objective, device)
+            return next(valid_metrics)
+        return real_evaluate(model, batches, objective, device)
+
+    monkeypatch.setattr(trial_module, "evaluate", scripted_evaluate)
+    record = run_trial(data, tmp_path / "t.json", ADDRESS, HYPERPARAMETERS,
+                       TrialSettings(max_epochs=4, patience=5))
+    assert record["best_valid_epoch"] == 2
+    # the test pass ran on the weights the model had at epoch 2's validation
+    assert torch.equal(calls[4], calls[1])
+
+
+def test_a_diverging_trial_is_recorded_not_raised(tmp_path):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    wild = dict(HYPERPARAMETERS, learning_rate=1e38, momentum=0.0)
+    record = run_trial(data, tmp_path / "d.json", ADDRESS, wild, TrialSettings(max_epochs=5, patience=5))
+    assert record["status"] == "diverged"
+    assert json.loads((tmp_path / "d.json").read_text())["status"] == "diverged"
+
+
+def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    settings = TrialSettings(max_epochs=4, patience=10)
+    uninterrupted = run_trial(data, tmp_path / "u.json", ADDRESS, HYPERPARAMETERS, settings)
+
+    checkpoint = tmp_path / "r.json.ckpt"
+    real_save = trial_module.save_checkpoint
+    saved = []
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        saved.append(state["epochs"][-1]["epoch"])
+        if len(saved) == 2:
+            raise KeyboardInterrupt("killed after epoch 2")
+
+    monkeypatch.setattr(trial_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(data, tmp_path / "r.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
+    assert checkpoint.exists() and not (tmp_path / "r.json").exists()
+    monkeypatch.setattr(trial_module, "save_checkpoint", real_save)
+    resumed = run_trial(data, tmp_path / "r.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
+    assert [e["valid_metric"] for e in resumed["epochs"]] == [e["valid_metric"] for e in uninterrupted["epochs"]]
+    assert resumed["test_metric"] == uninterrupted["test_metric"]
+    assert not checkpoint.exists()
+
+
+def test_a_checkpoint_of_other_hyperparameters_is_ignored(tmp_path):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    settings = TrialSettings(max_epochs=2, patience=10)
+    checkpoint = tmp_path / "x.ckpt"
+    torch.save({"key": "something else", "epochs": [{"epoch": 1}]}, checkpoint)
+    record = run_trial(data, tmp_path / "x.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2]
+
+
+def test_unknown_hyperparameter_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown hyperparameters"):
+        run_trial(tmp_path / "none.h5", tmp_path / "x.json", ADDRESS,
+                  dict(HYPERPARAMETERS, dropout=0.5), TrialSettings())

@@ -1,0 +1,105 @@
+# Trials -> the tidy table -> Welch's t-tests, box plots, learning curves, fANOVA.
+# Every analysis reads the table, never the raw per-trial files.
+
+
+rule collect_task:
+    input:
+        get_trial_results,
+    output:
+        trials="results/{task}/trials.tsv",
+        epochs="results/{task}/epochs.tsv",
+    log:
+        "logs/collect/{task}.log",
+    threads: 1
+    script:
+        "../scripts/collect_trials.py"
+
+
+rule collect_study:
+    input:
+        get_all_task_tables,
+    output:
+        report(
+            "results/trials.tsv",
+            caption="../report/trials.rst",
+            category="Trials",
+        ),
+    log:
+        "logs/collect/study.log",
+    threads: 1
+    script:
+        "../scripts/concatenate_tables.py"
+
+
+rule compare_variants:
+    input:
+        trials="results/{task}/trials.tsv",
+        epochs="results/{task}/epochs.tsv",
+    output:
+        welch=report(
+            "results/{task}/welch.tsv",
+            caption="../report/welch.rst",
+            category="{task}",
+            subcategory="Variant comparison",
+        ),
+        boxplot=report(
+            "results/{task}/variant_boxplot.png",
+            caption="../report/variant_boxplot.rst",
+            category="{task}",
+            subcategory="Variant comparison",
+        ),
+        learning_curves=report(
+            "results/{task}/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="{task}",
+            subcategory="Variant comparison",
+        ),
+    params:
+        baseline=config["analysis"]["baseline"],
+        fraction=config["analysis"]["best_fraction"],
+        minimum=config["analysis"]["minimum_best"],
+        alpha=config["analysis"]["alpha"],
+    log:
+        "logs/compare/{task}.log",
+    threads: 1
+    script:
+        "../scripts/compare_variants.py"
+
+
+rule fanova:
+    input:
+        trials="results/{task}/trials.tsv",
+    output:
+        importance=report(
+            "results/{task}/fanova_importance.tsv",
+            caption="../report/fanova_importance.rst",
+            category="{task}",
+            subcategory="Hyperparameter importance",
+        ),
+        marginals=report(
+            "results/{task}/fanova_marginals.png",
+            caption="../report/fanova_marginals.rst",
+            category="{task}",
+            subcategory="Hyperparameter importance",
+        ),
+        pies=report(
+            "results/{task}/fanova_pies.png",
+            caption="../report/fanova_pies.rst",
+            category="{task}",
+            subcategory="Hyperparameter importance",
+        ),
+        pairs=report(
+            "results/{task}/fanova_pairs.png",
+            caption="../report/fanova_pairs.rst",
+            category="{task}",
+            subcategory="Hyperparameter importance",
+        ),
+    params:
+        search=get_search_config,
+        baseline=config["analysis"]["baseline"],
+        forest=config["analysis"]["fanova"],
+    log:
+        "logs/fanova/{task}.log",
+    threads: 1
+    script:
+        "../scripts/fanova.py"

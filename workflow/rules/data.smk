@@ -1,0 +1,15 @@
+# Corpus -> prepared HDF5 (features + targets per split), one file per task.
+
+
+rule prepare_data:
+    output:
+        "results/data/{task}.h5",
+    params:
+        data=get_data_params,
+    log:
+        "logs/prepare_data/{task}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/prepare_data.py"

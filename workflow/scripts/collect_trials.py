@@ -1,0 +1,9 @@
+"""Snakemake script: one task's trial JSONs -> its tidy trials table and epochs table."""
+
+from lstm_odyssey.analysis.table import collect_trials, write_table
+from lstm_odyssey.joblog import job_logging
+
+with job_logging(snakemake.log[0]):
+    trials, epochs = collect_trials(list(snakemake.input))
+    write_table(trials, snakemake.output.trials)
+    write_table(epochs, snakemake.output.epochs)
