@@ -79,11 +79,13 @@ def test_pickle_reader_matches_json_reader(tmp_path):
     assert read_boulanger(pickled) == read_boulanger(_write_json(tmp_path / "j.json", TINY_CORPUS))
 
 
-def test_pickle_reader_accepts_numpy_arrays(tmp_path):
-    corpus = {name: [[np.array([60.0, 64.0]), np.array([62.0])]] for name in TINY_CORPUS}
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickle_reader_accepts_numpy_arrays_and_scalars(tmp_path, protocol):
+    step = [np.float64(62.0), np.int64(63)]
+    corpus = {name: [[np.array([60.0, 64.0]), step]] for name in TINY_CORPUS}
     pickled = tmp_path / "jsb.pkl"
-    pickled.write_bytes(pickle.dumps(corpus))
-    assert read_boulanger(pickled)["test"] == [[frozenset({60, 64}), frozenset({62})]]
+    pickled.write_bytes(pickle.dumps(corpus, protocol=protocol))
+    assert read_boulanger(pickled)["test"] == [[frozenset({60, 64}), frozenset({62, 63})]]
 
 
 class _Sneaky:

@@ -35,7 +35,9 @@ def test_seed_is_a_pure_function_of_the_address():
     # process; recomputed here from its definition.
     digest = hashlib.sha256(b"2017/jsb/V/0").digest()
     assert trial_seed(2017, "jsb", "V", 0) == int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-    seeds = {trial_seed(2017, t, v, k) for t in ("jsb", "timit") for v in ("V", "NP") for k in range(50)}
+    seeds = {
+        trial_seed(2017, t, v, k) for t in ("jsb", "timit") for v in ("V", "NP") for k in range(50)
+    }
     assert len(seeds) == 200
     assert trial_seed(2017, "jsb", "V", 0) != trial_seed(2018, "jsb", "V", 0)
 
@@ -56,7 +58,9 @@ def test_samples_stay_in_their_ranges(paper_samples):
         ("input_noise", lambda x: x, 0.0, 1.0),
     ],
 )
-def test_samples_are_uniform_in_the_space_they_are_sampled_in(paper_samples, name, transform, low, high):
+def test_samples_are_uniform_in_the_space_they_are_sampled_in(
+    paper_samples, name, transform, low, high
+):
     values = transform(np.array([s[name] for s in paper_samples]))
     result = stats.kstest((values - low) / (high - low), "uniform")
     assert result.pvalue > 0.001
@@ -74,14 +78,19 @@ def test_search_coordinates_round_trip_and_bounds():
 
 
 def test_categorical_dimension_codes_and_samples():
-    dimension = dimension_from_config("momentum_kind", {"distribution": "categorical",
-                                                        "choices": ["nesterov", "classical"]})
+    dimension = dimension_from_config(
+        "momentum_kind", {"distribution": "categorical", "choices": ["nesterov", "classical"]}
+    )
     assert list(dimension.to_search_space(["classical", "nesterov"])) == [1.0, 0.0]
     assert (dimension.search_low, dimension.search_high) == (0.0, 1.0)
-    flag = dimension_from_config("clipping", {"distribution": "categorical", "choices": [True, False]})
+    flag = dimension_from_config(
+        "clipping", {"distribution": "categorical", "choices": [True, False]}
+    )
     assert list(flag.to_search_space(["False", True])) == [1.0, 0.0]  # as read back from a TSV
-    samples = {trial_hyperparameters([dimension, flag], 1, "timit", "V", k)["momentum_kind"]
-               for k in range(40)}
+    samples = {
+        trial_hyperparameters([dimension, flag], 1, "timit", "V", k)["momentum_kind"]
+        for k in range(40)
+    }
     assert samples == {"nesterov", "classical"}
 
 

@@ -102,7 +102,9 @@ def test_edit_distance_and_best_path_decoding():
 def test_ctc_character_error_rate():
     best = torch.tensor([[1, 0], [1, 2], [0, 2], [2, 0]])  # (T=4, B=2) best labels
     logits = torch.nn.functional.one_hot(best, 3).float() * 10
-    batch = Batch(torch.zeros(4, 2, 1), torch.tensor([4, 3]), [torch.tensor([1, 2]), torch.tensor([2, 2])])
+    batch = Batch(
+        torch.zeros(4, 2, 1), torch.tensor([4, 3]), [torch.tensor([1, 2]), torch.tensor([2, 2])]
+    )
     # sequence 0 decodes [1, 2] (0 errors); sequence 1 decodes [2] (1 deletion) -> 1 / 4
     assert CtcObjective().metric_terms(logits, batch) == (1.0, 4.0)
     assert torch.isfinite(CtcObjective().loss(logits.log_softmax(-1), batch))
@@ -112,13 +114,20 @@ def _tiny_next_step_data(path, seed=0):
     rng = np.random.default_rng(seed)
 
     def split(n):
-        rolls = [(rng.random((int(rng.integers(5, 9)), 6)) > 0.6).astype(np.float32) for _ in range(n)]
+        rolls = [
+            (rng.random((int(rng.integers(5, 9)), 6)) > 0.6).astype(np.float32) for _ in range(n)
+        ]
         return SplitData.from_sequences([r[:-1] for r in rolls], [r[1:] for r in rolls])
 
     prepared = PreparedData(
         {"train": split(6), "valid": split(3), "test": split(3)},
-        {"task_kind": "next_step", "source": "synthetic", "input_size": 6, "n_classes": 6,
-         "normalisation": "none"},
+        {
+            "task_kind": "next_step",
+            "source": "synthetic",
+            "input_size": 6,
+            "n_classes": 6,
+            "normalisation": "none",
+        },
     )
     write_prepared(path, prepared)
     return path
@@ -135,7 +144,9 @@ def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
     second = run_trial(data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings)
     on_disk = json.loads((tmp_path / "a.json").read_text())
     assert on_disk["status"] == "ok" and on_disk["metric"] == "nll"
-    assert [e["valid_metric"] for e in first["epochs"]] == [e["valid_metric"] for e in second["epochs"]]
+    assert [e["valid_metric"] for e in first["epochs"]] == [
+        e["valid_metric"] for e in second["epochs"]
+    ]
     assert first["test_metric"] == second["test_metric"]
     assert on_disk["best_valid_epoch"] in (1, 2, 3)
     assert on_disk["best_valid_metric"] == min(e["valid_metric"] for e in on_disk["epochs"])
@@ -159,8 +170,9 @@ def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch
         return real_evaluate(model, batches, objective, device)
 
     monkeypatch.setattr(trial_module, "evaluate", scripted_evaluate)
-    record = run_trial(data, tmp_path / "t.json", ADDRESS, HYPERPARAMETERS,
-                       TrialSettings(max_epochs=4, patience=5))
+    record = run_trial(
+        data, tmp_path / "t.json", ADDRESS, HYPERPARAMETERS, TrialSettings(max_epochs=4, patience=5)
+    )
     assert record["best_valid_epoch"] == 2
     # the test pass ran on the weights the model had at epoch 2's validation
     assert torch.equal(calls[4], calls[1])
@@ -169,7 +181,9 @@ def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch
 def test_a_diverging_trial_is_recorded_not_raised(tmp_path):
     data = _tiny_next_step_data(tmp_path / "data.h5")
     wild = dict(HYPERPARAMETERS, learning_rate=1e38, momentum=0.0)
-    record = run_trial(data, tmp_path / "d.json", ADDRESS, wild, TrialSettings(max_epochs=5, patience=5))
+    record = run_trial(
+        data, tmp_path / "d.json", ADDRESS, wild, TrialSettings(max_epochs=5, patience=5)
+    )
     assert record["status"] == "diverged"
     assert json.loads((tmp_path / "d.json").read_text())["status"] == "diverged"
 
@@ -191,11 +205,22 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch)
 
     monkeypatch.setattr(trial_module, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        run_trial(data, tmp_path / "r.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
+        run_trial(
+            data,
+            tmp_path / "r.json",
+            ADDRESS,
+            HYPERPARAMETERS,
+            settings,
+            checkpoint_path=checkpoint,
+        )
     assert checkpoint.exists() and not (tmp_path / "r.json").exists()
     monkeypatch.setattr(trial_module, "save_checkpoint", real_save)
-    resumed = run_trial(data, tmp_path / "r.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
-    assert [e["valid_metric"] for e in resumed["epochs"]] == [e["valid_metric"] for e in uninterrupted["epochs"]]
+    resumed = run_trial(
+        data, tmp_path / "r.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint
+    )
+    assert [e["valid_metric"] for e in resumed["epochs"]] == [
+        e["valid_metric"] for e in uninterrupted["epochs"]
+    ]
     assert resumed["test_metric"] == uninterrupted["test_metric"]
     assert not checkpoint.exists()
 
@@ -205,11 +230,18 @@ def test_a_checkpoint_of_other_hyperparameters_is_ignored(tmp_path):
     settings = TrialSettings(max_epochs=2, patience=10)
     checkpoint = tmp_path / "x.ckpt"
     torch.save({"key": "something else", "epochs": [{"epoch": 1}]}, checkpoint)
-    record = run_trial(data, tmp_path / "x.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint)
+    record = run_trial(
+        data, tmp_path / "x.json", ADDRESS, HYPERPARAMETERS, settings, checkpoint_path=checkpoint
+    )
     assert [e["epoch"] for e in record["epochs"]] == [1, 2]
 
 
 def test_unknown_hyperparameter_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="unknown hyperparameters"):
-        run_trial(tmp_path / "none.h5", tmp_path / "x.json", ADDRESS,
-                  dict(HYPERPARAMETERS, dropout=0.5), TrialSettings())
+        run_trial(
+            tmp_path / "none.h5",
+            tmp_path / "x.json",
+            ADDRESS,
+            dict(HYPERPARAMETERS, dropout=0.5),
+            TrialSettings(),
+        )

@@ -17,7 +17,9 @@ from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, see
 
 def _address_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="task key in the config, e.g. jsb")
-    parser.add_argument("--variant", required=True, help="V, NIG, NFG, NOG, NIAF, NOAF, NP, CIFG or FGR")
+    parser.add_argument(
+        "--variant", required=True, help="V, NIG, NFG, NOG, NIAF, NOAF, NP, CIFG or FGR"
+    )
     parser.add_argument("--index", required=True, type=int, help="trial index (0-based)")
 
 
@@ -38,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="prepared data; default: results/data/{task}.h5")
     train.add_argument("--out", help="default: results/trials/{task}/{variant}/{index}.json")
     train.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    train.add_argument("--implementation", choices=["reference", "fast", "auto"],
-                       help="override the config's LSTM implementation")
+    train.add_argument(
+        "--implementation",
+        choices=["reference", "fast", "auto"],
+        help="override the config's LSTM implementation",
+    )
     train.add_argument("--max-epochs", type=int, help="override the task's max_epochs")
     return parser
 
@@ -54,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     task = args.task
     if task not in config["tasks"]:
-        print(f"{args.config}: no task {task!r} (configured: {sorted(config['tasks'])})",
-              file=sys.stderr)
+        print(
+            f"{args.config}: no task {task!r} (configured: {sorted(config['tasks'])})",
+            file=sys.stderr,
+        )
         return 2
 
     if args.command == "prepare":
@@ -81,18 +88,37 @@ def main(argv: list[str] | None = None) -> int:
         settings["max_epochs"] = args.max_epochs
     data = args.data or f"results/data/{task}.h5"
     if not Path(data).exists():
-        print(f"{data}: prepared data not found; run `lstm-odyssey prepare --task {task}` "
-              "or `snakemake results/data/{task}.h5` first", file=sys.stderr)
+        print(
+            f"{data}: prepared data not found; run `lstm-odyssey prepare --task {task}` "
+            "or `snakemake results/data/{task}.h5` first",
+            file=sys.stderr,
+        )
         return 2
     out = args.out or f"results/trials/{task}/{args.variant}/{args.index}.json"
     record = run_trial(
-        data, out,
+        data,
+        out,
         TrialAddress(task, args.variant, args.index, int(config["study_seed"]), seed),
-        hyperparameters, TrialSettings(**settings), threads=args.threads,
+        hyperparameters,
+        TrialSettings(**settings),
+        threads=args.threads,
         checkpoint_path=out + ".ckpt",
     )
-    print(json.dumps({k: record[k] for k in ("status", "best_valid_epoch", "best_valid_metric",
-                                              "test_metric", "train_seconds")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: record[k]
+                for k in (
+                    "status",
+                    "best_valid_epoch",
+                    "best_valid_metric",
+                    "test_metric",
+                    "train_seconds",
+                )
+            },
+            indent=2,
+        )
+    )
     print(out)
     return 0
 

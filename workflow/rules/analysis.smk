@@ -11,6 +11,8 @@ rule collect_task:
     log:
         "logs/collect/{task}.log",
     threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/collect_trials.py"
 
@@ -27,6 +29,8 @@ rule collect_study:
     log:
         "logs/collect/study.log",
     threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/concatenate_tables.py"
 
@@ -62,6 +66,8 @@ rule compare_variants:
     log:
         "logs/compare/{task}.log",
     threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/compare_variants.py"
 
@@ -101,5 +107,7 @@ rule fanova:
     log:
         "logs/fanova/{task}.log",
     threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/fanova.py"

@@ -11,5 +11,7 @@ rule prepare_data:
     threads: 1
     resources:
         mem_mb=2000,
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/prepare_data.py"

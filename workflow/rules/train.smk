@@ -17,5 +17,7 @@ rule train_trial:
     threads: config.get("threads_per_trial", 1)
     resources:
         mem_mb=2000,
+    conda:
+        "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/train_trial.py"

@@ -63,6 +63,7 @@ def fetch(
             actual = _stream_to(url, out, timeout_s)
         if actual != expected:
             raise CorpusError(url, f"sha256 mismatch: expected {expected}, got {actual}")
+        _give_default_permissions(temp_name)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -82,3 +83,10 @@ def _stream_to(url: str, out: BinaryIO, timeout_s: float) -> str:
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise CorpusError(url, f"download failed ({error})") from error
     return digest.hexdigest()
+
+
+def _give_default_permissions(path: str) -> None:
+    """Temp files are created private (0600); the finished file gets the usual umask mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -14,6 +14,7 @@ A chorale becomes one sequence whose inputs are the roll's steps 0..T-2 and targ
 from __future__ import annotations
 
 import builtins
+import codecs
 import io
 import json
 import logging
@@ -99,14 +100,17 @@ def chorales_to_prepared(
 def _numpy_globals() -> dict[tuple[str, str], Any]:
     """The numpy callables a pickled array or scalar needs, under their old and new module names."""
     reconstruct = np.ndarray((0,)).__reduce__()[0]
+    from_buffer = np.zeros(1).__reduce_ex__(5)[0]  # how protocol 5 pickles an array
     scalar = np.float64(0).__reduce__()[0]
     names: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # protocol 2 stores array bytes as latin-1 text
     }
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        names[(module, "_reconstruct")] = reconstruct
-        names[(module, "scalar")] = scalar
+    for package in ("numpy.core", "numpy._core"):
+        names[(f"{package}.multiarray", "_reconstruct")] = reconstruct
+        names[(f"{package}.multiarray", "scalar")] = scalar
+        names[(f"{package}.numeric", "_frombuffer")] = from_buffer
     return names
 
 

@@ -221,6 +221,7 @@ def write_prepared(
                 h5.attrs[key] = json.dumps(value) if key == "split_sizes" else value
             for split_name in SPLIT_NAMES:
                 _write_split(h5, split_name, written.splits[split_name], compression)
+        _give_default_permissions(temp_name)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -414,3 +415,10 @@ def _check_targets(
             f"dataset {name} holds ids {targets.min()}..{targets.max()}, "
             f"outside 0..{n_classes - 1}",
         )
+
+
+def _give_default_permissions(path: str) -> None:
+    """Temp files are created private (0600); the finished file gets the usual umask mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -106,14 +106,20 @@ class SearchDimension:
             return CategoricalHyperparameter(self.name, list(self.choices))  # type: ignore[arg-type]
         if self.distribution == "log_uniform_int":
             return UniformIntegerHyperparameter(
-                self.name, int(self.low), int(self.high), log=True  # type: ignore[arg-type]
+                self.name,
+                int(self.low),
+                int(self.high),
+                log=True,  # type: ignore[arg-type]
             )
         if self.distribution == "log_uniform":
             return UniformFloatHyperparameter(self.name, self.low, self.high, log=True)
         if self.distribution == "one_minus_log_uniform":
             # Sampled as 1 - m, log-uniform; converted back in `natural_value`.
             return UniformFloatHyperparameter(
-                f"one_minus_{self.name}", 1.0 - self.high, 1.0 - self.low, log=True  # type: ignore[operator]
+                f"one_minus_{self.name}",
+                1.0 - self.high,
+                1.0 - self.low,
+                log=True,  # type: ignore[operator]
             )
         return UniformFloatHyperparameter(self.name, self.low, self.high)
 

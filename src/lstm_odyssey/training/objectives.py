@@ -118,8 +118,13 @@ class CtcObjective(Objective):
         target_lengths = torch.tensor([len(t) for t in batch.targets])
         targets = torch.cat(batch.targets) if batch.targets else torch.zeros(0, dtype=torch.long)
         return F.ctc_loss(
-            log_probs, targets, batch.lengths, target_lengths, blank=0,
-            reduction="sum", zero_infinity=False,
+            log_probs,
+            targets,
+            batch.lengths,
+            target_lengths,
+            blank=0,
+            reduction="sum",
+            zero_infinity=False,
         ) / len(batch.targets)
 
     def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:

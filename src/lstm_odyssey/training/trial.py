@@ -92,8 +92,9 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def evaluate(model: torch.nn.Module, batches: list[Batch], objective: Objective,
-             device: torch.device) -> float:
+def evaluate(
+    model: torch.nn.Module, batches: list[Batch], objective: Objective, device: torch.device
+) -> float:
     """The split's metric: summed numerators over summed denominators."""
     model.eval()
     numerator, denominator = 0.0, 0.0
@@ -115,8 +116,9 @@ def _training_batch(example: SequenceExample, inputs: torch.Tensor, task_kind: s
     return Batch(inputs[:, None], lengths, example.targets.to(inputs.device)[:, None])
 
 
-def _checkpoint_key(address: TrialAddress, hyperparameters: dict[str, Any],
-                    settings: TrialSettings, data_hash: str) -> str:
+def _checkpoint_key(
+    address: TrialAddress, hyperparameters: dict[str, Any], settings: TrialSettings, data_hash: str
+) -> str:
     text = json.dumps(
         [asdict(address), hyperparameters, asdict(settings), data_hash], sort_keys=True
     )
@@ -167,7 +169,9 @@ def run_trial(
         implementation=settings.implementation,
     ).to(device)
     optimizer = make_optimizer(
-        model.parameters(), float(hyperparameters["learning_rate"]), float(hyperparameters["momentum"])
+        model.parameters(),
+        float(hyperparameters["learning_rate"]),
+        float(hyperparameters["momentum"]),
     )
     input_noise = float(hyperparameters["input_noise"])
     shuffler = np.random.default_rng(address.seed)
@@ -224,21 +228,38 @@ def run_trial(
             break
         seconds = time.perf_counter() - epoch_start
         epochs.append(
-            {"epoch": epoch, "train_loss": loss_sum / max(frames, 1),
-             "valid_metric": valid_metric, "seconds": seconds}
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(frames, 1),
+                "valid_metric": valid_metric,
+                "seconds": seconds,
+            }
         )
         if stopper.update(epoch, valid_metric):
             best_state = copy.deepcopy(model.state_dict())
-        log.info("epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s", epoch,
-                 epochs[-1]["train_loss"], objective.metric_name, valid_metric, seconds,
-                 " *" if stopper.best_valid_epoch == epoch else "")
+        log.info(
+            "epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s",
+            epoch,
+            epochs[-1]["train_loss"],
+            objective.metric_name,
+            valid_metric,
+            seconds,
+            " *" if stopper.best_valid_epoch == epoch else "",
+        )
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, {
-                "key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "shuffler": shuffler.bit_generator.state,
-                "noise_generator": noise_generator.get_state(), "stopper": stopper,
-                "epochs": epochs, "best_state": best_state,
-            })
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "key": key,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "shuffler": shuffler.bit_generator.state,
+                    "noise_generator": noise_generator.get_state(),
+                    "stopper": stopper,
+                    "epochs": epochs,
+                    "best_state": best_state,
+                },
+            )
 
     test_metric = None
     if best_state is not None:

@@ -1,0 +1,136 @@
+"""The workflow end to end: a tiny study run by `snakemake` in a temp directory."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+TINY_CONFIG = {
+    "study_seed": 5,
+    "variants": ["V", "NP", "CIFG"],
+    "threads_per_trial": 1,
+    "device": "cpu",
+    "implementation": "reference",
+    "tasks": {
+        "jsb": {
+            "data": {"source": "music21", "max_chorales": 12, "split_seed": 0},
+            "network": {"bidirectional": False, "layers": 1},
+            "training": {"trials": 3, "max_epochs": 2, "patience": 2, "eval_batch_size": 8},
+            "search": {
+                "hidden_size": {"distribution": "log_uniform_int", "low": 8, "high": 16},
+                "learning_rate": {"distribution": "log_uniform", "low": 1e-3, "high": 1e-2},
+                "momentum": {"distribution": "one_minus_log_uniform", "low": 0.0, "high": 0.9},
+                "input_noise": {"distribution": "uniform", "low": 0.0, "high": 0.5},
+            },
+        }
+    },
+    "analysis": {
+        "baseline": "V",
+        "best_fraction": 0.1,
+        "minimum_best": 2,
+        "alpha": 0.05,
+        "fanova": {"trees": 8, "grid_size": 10},
+    },
+}
+
+
+def _study_directory(directory: Path, config: dict) -> Path:
+    """A working directory with its own config; the workflow itself is the repository's."""
+    (directory / "config").mkdir()
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return directory
+
+
+def _snakemake(directory: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *arguments],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _planned_jobs(directory: Path, *arguments: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (the summary table Snakemake prints)."""
+    result = _snakemake(directory, "--dry-run", "--quiet", "rules", *arguments)
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = {}
+    for line in (result.stdout + result.stderr).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.slow
+def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
+    directory = _study_directory(tmp_path, TINY_CONFIG)
+    result = _snakemake(directory)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+
+    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    assert len(trials) == 9
+    assert set(trials["variant"]) == {"V", "NP", "CIFG"}
+    assert set(trials["status"]) <= {"ok", "diverged"}
+    welch = pd.read_csv(directory / "results" / "jsb" / "welch.tsv", sep="\t")
+    assert list(welch["variant"]) == ["V", "NP", "CIFG"]
+    for name in (
+        "variant_boxplot.png",
+        "learning_curves.png",
+        "fanova_importance.tsv",
+        "fanova_marginals.png",
+        "fanova_pies.png",
+        "fanova_pairs.png",
+    ):
+        assert (directory / "results" / "jsb" / name).stat().st_size > 0, name
+    assert (directory / "logs" / "train" / "jsb" / "V" / "0.log").exists()
+    assert not list((directory / "results" / "trials").rglob("*.ckpt"))
+
+    # Nothing changed: nothing to do.
+    assert _planned_jobs(directory) == {}
+    # More trials: only the new ones train; the old ones are kept.
+    more = dict(
+        TINY_CONFIG,
+        tasks={
+            "jsb": {
+                **TINY_CONFIG["tasks"]["jsb"],
+                "training": {**TINY_CONFIG["tasks"]["jsb"]["training"], "trials": 4},
+            }
+        },
+    )
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(more))
+    assert _planned_jobs(directory)["train_trial"] == 3
+    # Another search range for one task reruns its trials, but not the data preparation.
+    narrower = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
+    narrower["tasks"]["jsb"]["search"]["input_noise"]["high"] = 0.4
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(narrower))
+    planned = _planned_jobs(directory)
+    assert planned["train_trial"] == 9 and "prepare_data" not in planned
+
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    report = _snakemake(directory, "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (directory / "report.html").stat().st_size > 10_000
+
+
+def test_a_bad_config_fails_fast_naming_the_key(tmp_path):
+    bad = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
+    bad["tasks"]["jsb"]["training"]["max_epoch"] = 3
+    directory = _study_directory(tmp_path, bad)
+    result = _snakemake(directory, "--dry-run")
+    assert result.returncode != 0
+    assert "max_epoch" in result.stdout + result.stderr
+
+
+def test_snakemake_lint_is_clean():
+    result = subprocess.run(
+        [*SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

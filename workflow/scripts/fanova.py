@@ -1,0 +1,47 @@
+"""Snakemake script: fANOVA importance of one task's hyperparameters, table and Figs. 4-6."""
+
+from lstm_odyssey.analysis.fanova import ForestSettings, fanova_importance, write_importance_table
+from lstm_odyssey.analysis.table import read_table
+from lstm_odyssey.joblog import job_logging
+from lstm_odyssey.plots.fanova import plot_marginals, plot_pair_heatmaps, plot_variance_pies
+from lstm_odyssey.search.space import search_dimensions
+
+with job_logging(snakemake.log[0]):
+    task, baseline = snakemake.wildcards.task, snakemake.params.baseline
+    forest_config = dict(snakemake.params.forest)
+    grid_size = int(forest_config.pop("grid_size", 50))
+    forest = ForestSettings(n_trees=forest_config.pop("trees", 64), **forest_config)
+    dimensions = search_dimensions(snakemake.params.search)
+    trials = read_table(snakemake.input.trials)
+    metric_label = f"test {trials['metric'].iloc[0]}"
+    per_variant = {
+        variant: fanova_importance(group, dimensions, "test_metric", forest)
+        for variant, group in trials.groupby("variant", sort=False)
+    }
+    time_per_variant = {
+        variant: fanova_importance(group, dimensions, "train_seconds", forest)
+        for variant, group in trials.groupby("variant", sort=False)
+    }
+    pooled = fanova_importance(trials, dimensions, "test_metric", forest)
+    write_importance_table(pooled, snakemake.output.importance)
+    plot_marginals(
+        per_variant,
+        snakemake.output.marginals,
+        time_results=time_per_variant,
+        primary=baseline,
+        metric_label=metric_label,
+        grid_size=grid_size,
+        title=f"{task}: marginal effects",
+    )
+    plot_variance_pies(
+        {"all variants": pooled, baseline: per_variant[baseline]},
+        snakemake.output.pies,
+        title=f"{task}: fANOVA variance fractions",
+    )
+    plot_pair_heatmaps(
+        pooled,
+        snakemake.output.pairs,
+        grid_size=grid_size,
+        metric_label=metric_label,
+        title=f"{task}: strongest pairs",
+    )
