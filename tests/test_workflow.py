@@ -16,7 +16,7 @@ TINY_CONFIG = {
     "variants": ["V", "NP", "CIFG"],
     "threads_per_trial": 1,
     "device": "cpu",
-    "implementation": "reference",
+    "implementation": "auto",
     "tasks": {
         "jsb": {
             "data": {"source": "music21", "max_chorales": 12, "split_seed": 0},

@@ -6,15 +6,18 @@ over time (the reference) spends nearly all its time in dispatch overhead. Here
 the loop over time runs in C++ (``csrc/fused_lstm.cpp``) for both the forward
 and the backward pass, wrapped in one :class:`torch.autograd.Function`:
 
-* ``W x + b`` for all steps is one GEMM (plain autograd gives dW, db and dx);
+* ``W x + b`` for all steps is one GEMM;
 * the recurrence (``R y'``, ``R_gates [i', f', o']``, gates, cell, output) is one
-  call forward and one call backward, returning d(pre-activations);
-* ``dR``, ``dR_gates`` are then one GEMM each over all steps, ``dp`` a reduction.
+  call forward and one call backward, the latter returning d(pre-activations);
+* ``dW`` and ``dR`` are then one GEMM over all steps, ``dR_gates`` another, ``dx``
+  a third; ``db`` and ``dp`` are reductions.
 
-The extension is compiled on first use with :func:`torch.utils.cpp_extension.load`
-into torch's extension cache (``TORCH_EXTENSIONS_DIR``, default
-``~/.cache/torch_extensions``); the name carries a hash of the sources, so an
-edited kernel is rebuilt and concurrent first imports share torch's file lock.
+The extension is compiled on first use (about 15 s, needs a C++ compiler and
+``ninja``) with :func:`torch.utils.cpp_extension.load` into torch's extension
+cache (``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), then
+loaded from there in a fraction of a second. The build's name carries a hash of
+the sources, flags and versions, so an edited kernel is rebuilt; concurrent first
+uses (parallel Snakemake jobs) wait on torch's file lock for the one build.
 
 Two implementations are registered in ``IMPLEMENTATIONS``: ``"fast"`` (warns once
 and uses the reference when the kernel cannot be used: no compiler, CUDA tensors,
@@ -24,7 +27,10 @@ other dtypes) and ``"auto"`` (the same, silent about device and dtype).
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +49,11 @@ from lstm_odyssey.models.variants import (
 
 SOURCE_DIR = Path(__file__).parent / "csrc"
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
+# -O3 for auto-vectorisation; no -march=native (the kernel picks AVX2 or AVX-512 itself),
+# -fno-trapping-math lets the compiler vectorise the branch-free exp/tanh.
+COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fno-math-errno")
+# a first build takes ~15 s; a lock this old belongs to a build that was killed
+STALE_LOCK_SECONDS = 600
 
 # bit flags of the kernel; must match the constants at the top of fused_lstm.cpp
 _INPUT_GATE = 1
@@ -69,6 +80,29 @@ def variant_flags(spec: VariantSpec) -> int:
     return flags
 
 
+def build_directory(name: str) -> Path:
+    """Where the kernel is built and cached: ``$TORCH_EXTENSIONS_DIR`` as torch does."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions"
+    return Path(root) / name
+
+
+def _remove_stale_lock(directory: Path) -> None:
+    """Drop a build lock left by a killed process; torch would wait for it forever."""
+    lock = directory / "lock"
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return
+    if age > STALE_LOCK_SECONDS:
+        warnings.warn(
+            f"lstm_odyssey: removing a {age / 60:.0f}-minute-old build lock {lock} "
+            "(a build was interrupted)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        lock.unlink(missing_ok=True)
+
+
 def compile_extension() -> Any:
     """Build (or reuse the cached build of) the kernel and return its op namespace."""
     from torch.utils import cpp_extension
@@ -76,14 +110,27 @@ def compile_extension() -> Any:
     sources = sorted(SOURCE_DIR.glob("*.cpp"))
     if not sources:
         raise FileNotFoundError(f"no C++ sources under {SOURCE_DIR}")
+    # the name pins the sources, flags, torch and Python versions, so a cached build
+    # is reused only when it is exactly this one
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.read_bytes())
-    digest.update(torch.__version__.encode())
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    digest.update(" ".join((torch.__version__, python, *COMPILE_FLAGS)).encode())
+    name = f"lstm_odyssey_fused_{digest.hexdigest()[:16]}"
+    directory = build_directory(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    # The `ninja` wheel puts its binary beside this interpreter, which need not be on PATH
+    # (e.g. `.venv/bin/snakemake` run without activating the venv).
+    interpreter_bin = str(Path(sys.executable).parent)
+    if interpreter_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = interpreter_bin + os.pathsep + os.environ.get("PATH", "")
+    _remove_stale_lock(directory)
     cpp_extension.load(
-        name=f"lstm_odyssey_fused_{digest.hexdigest()[:16]}",
+        name=name,
         sources=[str(source) for source in sources],
-        extra_cflags=["-O3"],
+        extra_cflags=list(COMPILE_FLAGS),
+        build_directory=str(directory),
         is_python_module=False,
         verbose=False,
     )
@@ -136,22 +183,26 @@ def fast_available() -> bool:
     return _EXTENSION.ops() is not None
 
 
-class FusedRecurrence(torch.autograd.Function):
-    """Projection (T, B, G*H) = W x + b, plus R, p, R_gates -> outputs y (T, B, H)."""
+class FusedLSTMFunction(torch.autograd.Function):
+    """x (T, B, I) and a layer's parameters -> outputs y (T, B, H), forward in time."""
 
     @staticmethod
     def forward(
         ctx: FunctionCtx,
-        projection: Tensor,
+        x: Tensor,
+        W: Tensor,
+        b: Tensor,
         R: Tensor,
         p: Tensor | None,
         R_gates: Tensor | None,
         spec: VariantSpec,
         ops: Any,
     ) -> Tensor:
+        steps, batch, features = x.shape
         flags = variant_flags(spec)
-        y, cell, hcell, acts = ops.forward(projection, R, p, R_gates, flags)
-        ctx.save_for_backward(R, p, R_gates, y, cell, hcell, acts)
+        projection = torch.addmm(b, x.reshape(steps * batch, features), W.t())
+        y, cell, hcell, acts = ops.forward(projection.view(steps, batch, -1), R, p, R_gates, flags)
+        ctx.save_for_backward(x, W, R, p, R_gates, y, cell, hcell, acts)
         ctx.spec = spec
         ctx.flags = flags
         ctx.ops = ops
@@ -160,20 +211,25 @@ class FusedRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
-        R, p, R_gates, y, cell, hcell, acts = ctx.saved_tensors
+        x, W, R, p, R_gates, y, cell, hcell, acts = ctx.saved_tensors
         spec: VariantSpec = ctx.spec
+        needs = ctx.needs_input_grad
         dpre = ctx.ops.backward(grad_y, R, p, R_gates, cell, hcell, acts, ctx.flags)
         steps, batch, width = dpre.shape
-        hidden = R.shape[1]
+        features, hidden = x.shape[2], R.shape[1]
         d_rows = dpre.view(steps * batch, width)
 
-        grad_R = None
-        if ctx.needs_input_grad[1]:
-            y_prev = _shift_in_time(y).view(steps * batch, hidden)
-            grad_R = d_rows.t() @ y_prev
+        grad_x = (d_rows @ W).view(steps, batch, features) if needs[0] else None
+        grad_b = d_rows.sum(0) if needs[2] else None
+        grad_W = grad_R = None
+        if needs[1] or needs[3]:
+            # dW and dR in one GEMM over all steps: [x_t, y_{t-1}]^T d_t
+            inputs = torch.cat([x, _shift_in_time(y)], dim=2).view(steps * batch, -1)
+            grad_WR = (inputs.t() @ d_rows).t()
+            grad_W, grad_R = grad_WR[:, :features], grad_WR[:, features:]
 
         grad_p = None
-        if p is not None and ctx.needs_input_grad[2]:
+        if p is not None and needs[4]:
             # input/forget peepholes see c_{t-1}, the output peephole sees c_t
             c_prev = _shift_in_time(cell)
             rows = []
@@ -184,12 +240,12 @@ class FusedRecurrence(torch.autograd.Function):
             grad_p = torch.stack(rows)
 
         grad_R_gates = None
-        if R_gates is not None and ctx.needs_input_grad[3]:
+        if R_gates is not None and needs[5]:
             # blocks are z, i, f, o, so [i, f, o] is everything after the first H columns
             gates_prev = _shift_in_time(acts)[..., hidden:].reshape(steps * batch, 3 * hidden)
-            grad_R_gates = d_rows[:, hidden:].t() @ gates_prev
+            grad_R_gates = (gates_prev.t() @ d_rows[:, hidden:]).t()
 
-        return dpre, grad_R, grad_p, grad_R_gates, None, None
+        return grad_x, grad_W, grad_b, grad_R, grad_p, grad_R_gates, None, None
 
 
 def _shift_in_time(sequence: Tensor) -> Tensor:
@@ -211,10 +267,9 @@ def _usable_ops(x: Tensor, announce: bool) -> Any:
 
 
 def _run_fused(layer: VariantLSTM, x: Tensor, ops: Any) -> Tensor:
-    steps, batch, features = x.shape
-    projection = torch.addmm(layer.b, x.reshape(-1, features), layer.W.t())
-    projection = projection.view(steps, batch, -1)
-    return FusedRecurrence.apply(projection, layer.R, layer.p, layer.R_gates, layer.spec, ops)
+    return FusedLSTMFunction.apply(
+        x, layer.W, layer.b, layer.R, layer.p, layer.R_gates, layer.spec, ops
+    )
 
 
 def run_fast(layer: VariantLSTM, x: Tensor) -> Tensor:
@@ -236,4 +291,4 @@ def run_auto(layer: VariantLSTM, x: Tensor) -> Tensor:
 IMPLEMENTATIONS["fast"] = run_fast
 IMPLEMENTATIONS["auto"] = run_auto
 
-__all__ = ["FusedRecurrence", "compile_extension", "fast_available", "run_auto", "run_fast"]
+__all__ = ["FusedLSTMFunction", "compile_extension", "fast_available", "run_auto", "run_fast"]

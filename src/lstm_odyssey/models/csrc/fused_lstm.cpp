@@ -13,9 +13,11 @@
 //           one R^T delta (and R_gates^T delta) per step. The weight gradients are
 //           big GEMMs over all steps, done in Python from the returned deltas.
 //
-// The loops are plain C++ on raw pointers so the compiler can vectorise them; the
-// hot functions are compiled twice (AVX2+FMA and baseline x86-64) and picked at
-// load time, so the build stays portable without -march=native.
+// At large H a step costs what reading the recurrent matrix from cache costs, so
+// the matrix is repacked once per call into panels that are read as sequential
+// streams (accumulate_matvec). The loops are plain C++ on raw pointers that the
+// compiler vectorises; the time loops are compiled for AVX-512, AVX2+FMA and
+// baseline x86-64 and picked at run time, so the build needs no -march=native.
 
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -27,7 +29,7 @@
 
 namespace {
 
-// Bit flags describing a variant; must match _variant_flags in fast_lstm.py.
+// Bit flags describing a variant; must match variant_flags in fast_lstm.py.
 constexpr int64_t kInputGate = 1;
 constexpr int64_t kForgetGate = 2;
 constexpr int64_t kOutputGate = 4;
@@ -38,12 +40,6 @@ constexpr int64_t kPeepholes = 64;
 constexpr int64_t kGateRecurrence = 128;  // FGR
 
 #define KERNEL_INLINE inline __attribute__((always_inline))
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define KERNEL_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define KERNEL_CLONES
-#endif
 
 // ---- squashing functions -------------------------------------------------------
 // float: branch-free approximations accurate to ~1 ulp that the compiler can
@@ -99,34 +95,99 @@ struct Layer {
   int64_t steps, batch, hidden, width;  // width = G * hidden (all blocks)
   int64_t flags;
   int64_t off_i, off_f, off_o;          // block offsets in a width-long row, -1 if absent
-  const T* R;                           // width x hidden
-  const T* RT;                          // hidden x width (R transposed)
-  const T* Rg;                          // 3H x 3H, FGR only
-  const T* RgT;                         // its transpose
+  // this pass's matrices packed into panels (see pack_panels): forward R and
+  // R_gates, backward their transposes; gate_recurrent only for FGR
+  const T* recurrent;
+  const T* gate_recurrent;
   const T* p_i;                         // peephole rows, nullptr if absent
   const T* p_f;
   const T* p_o;
 };
 
-// dst[0:n] += sum_m coeff[m] * rows[m * n : (m + 1) * n]: a matrix-vector
-// product in axpy form (vectorises without reassociating sums), four rows at once
-// to cut the loads and stores of dst.
+// Matrix-vector products use the matrix packed in panels of panel_rows<T> output
+// rows, each panel stored input-major: panel[p][k][l] = A[p * rows + l][k]. The
+// last panel holds only the remaining rows, rounded up to whole vectors (zeros
+// past the end). A panel is then one sequential stream and its sums live in up to
+// four 64-byte vector registers (GCC vector extensions: one zmm, two ymm or four
+// xmm each, whatever the target), so the matrix is read once per step at full
+// cache bandwidth; this memory traffic is what a step costs at large H.
+constexpr int64_t kVectorBytes = 64;
+constexpr int64_t kVectorsPerPanel = 4;
 template <typename T>
-KERNEL_INLINE void accumulate_rows(T* __restrict__ dst, const T* __restrict__ coeff,
-                                   const T* __restrict__ rows, int64_t m_rows, int64_t n) {
-  int64_t m = 0;
-  for (; m + 4 <= m_rows; m += 4) {
-    const T c0 = coeff[m], c1 = coeff[m + 1], c2 = coeff[m + 2], c3 = coeff[m + 3];
-    const T* __restrict__ r0 = rows + m * n;
-    const T* __restrict__ r1 = r0 + n;
-    const T* __restrict__ r2 = r1 + n;
-    const T* __restrict__ r3 = r2 + n;
-    for (int64_t j = 0; j < n; ++j) dst[j] += c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j];
+constexpr int64_t vector_lanes = kVectorBytes / sizeof(T);
+template <typename T>
+constexpr int64_t panel_rows = kVectorsPerPanel * vector_lanes<T>;
+
+constexpr int64_t kPrefetchRows = 8;  // how far ahead in a panel to prefetch
+
+template <typename T>
+struct Vector {
+  typedef T type __attribute__((vector_size(kVectorBytes)));
+};
+
+template <typename T>
+KERNEL_INLINE typename Vector<T>::type load_vector(const T* from) {
+  typename Vector<T>::type v;
+  __builtin_memcpy(&v, from, sizeof(v));
+  return v;
+}
+
+// out[0:rows] += panel x for one panel of kVectors vectors' width (rows <= that width).
+template <int kVectors, typename T>
+KERNEL_INLINE void panel_matvec(T* __restrict__ out, const T* __restrict__ x,
+                                const T* __restrict__ panel, int64_t n_in, int64_t rows) {
+  using V = typename Vector<T>::type;
+  constexpr int64_t kLanes = vector_lanes<T>;
+  constexpr int64_t kWidth = kVectors * kLanes;
+  V s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  const T* __restrict__ q = panel;
+  for (int64_t k = 0; k < n_in; ++k, q += kWidth) {
+    // the hardware prefetcher alone leaves ~15% of the bandwidth unused here
+    __builtin_prefetch(q + kPrefetchRows * kWidth, 0, 3);
+    if constexpr (kVectors > 1) __builtin_prefetch(q + kPrefetchRows * kWidth + kLanes, 0, 3);
+    if constexpr (kVectors > 2) __builtin_prefetch(q + kPrefetchRows * kWidth + 2 * kLanes, 0, 3);
+    if constexpr (kVectors > 3) __builtin_prefetch(q + kPrefetchRows * kWidth + 3 * kLanes, 0, 3);
+    const T x_k = x[k];
+    s0 += load_vector(q) * x_k;
+    if constexpr (kVectors > 1) s1 += load_vector(q + kLanes) * x_k;
+    if constexpr (kVectors > 2) s2 += load_vector(q + 2 * kLanes) * x_k;
+    if constexpr (kVectors > 3) s3 += load_vector(q + 3 * kLanes) * x_k;
   }
-  for (; m < m_rows; ++m) {
-    const T c0 = coeff[m];
-    const T* __restrict__ r0 = rows + m * n;
-    for (int64_t j = 0; j < n; ++j) dst[j] += c0 * r0[j];
+  T sums[4 * kLanes];
+  __builtin_memcpy(sums, &s0, sizeof(V));
+  __builtin_memcpy(sums + kLanes, &s1, sizeof(V));
+  __builtin_memcpy(sums + 2 * kLanes, &s2, sizeof(V));
+  __builtin_memcpy(sums + 3 * kLanes, &s3, sizeof(V));
+  for (int64_t l = 0; l < rows; ++l) out[l] += sums[l];
+}
+
+// For every sequence b: out_b[0:n_out] += A x_b, where out_b = out + b * out_stride,
+// x_b = x + b * x_stride (n_in long) and A (n_out x n_in) is packed as above.
+template <typename T>
+KERNEL_INLINE void accumulate_matvec(T* __restrict__ out, int64_t out_stride, const T* __restrict__ x,
+                                     int64_t x_stride, const T* __restrict__ packed, int64_t n_in,
+                                     int64_t n_out, int64_t batch) {
+  constexpr int64_t kRows = panel_rows<T>;
+  constexpr int64_t kLanes = vector_lanes<T>;
+  const int64_t full = n_out / kRows;
+  for (int64_t p = 0; p < full; ++p) {
+    const T* panel = packed + p * n_in * kRows;
+    for (int64_t b = 0; b < batch; ++b)
+      panel_matvec<4>(out + b * out_stride + p * kRows, x + b * x_stride, panel, n_in, kRows);
+  }
+  const int64_t tail = n_out - full * kRows;
+  if (tail == 0) return;
+  const T* panel = packed + full * n_in * kRows;
+  const int64_t vectors = (tail + kLanes - 1) / kLanes;
+  for (int64_t b = 0; b < batch; ++b) {
+    T* out_b = out + b * out_stride + full * kRows;
+    const T* x_b = x + b * x_stride;
+    switch (vectors) {
+      case 1: panel_matvec<1>(out_b, x_b, panel, n_in, tail); break;
+      case 2: panel_matvec<2>(out_b, x_b, panel, n_in, tail); break;
+      case 3: panel_matvec<3>(out_b, x_b, panel, n_in, tail); break;
+      default: panel_matvec<4>(out_b, x_b, panel, n_in, tail); break;
+    }
   }
 }
 
@@ -196,11 +257,10 @@ KERNEL_INLINE void forward_loop(const Layer<T>& L, const T* __restrict__ xproj, 
     for (int64_t k = 0; k < B * W; ++k) a_t[k] = x_t[k];
     if (t > 0) {
       const T* y_prev = out + (t - 1) * B * H;
-      for (int64_t b = 0; b < B; ++b) accumulate_rows(a_t + b * W, y_prev + b * H, L.RT, H, W);
+      accumulate_matvec(a_t, W, y_prev, H, L.recurrent, H, W, B);
       if (recurrent_gates) {  // previous [i, f, o] are the last 3H entries of a row
         const T* a_prev = acts + (t - 1) * B * W;
-        for (int64_t b = 0; b < B; ++b)
-          accumulate_rows(a_t + b * W + H, a_prev + b * W + H, L.RgT, 3 * H, 3 * H);
+        accumulate_matvec(a_t + H, W, a_prev + H, W, L.gate_recurrent, 3 * H, 3 * H, B);
       }
     }
     for (int64_t b = 0; b < B; ++b) {
@@ -320,47 +380,88 @@ KERNEL_INLINE void backward_loop(const Layer<T>& L, const T* __restrict__ grad_y
     if (t == 0) break;  // nothing flows into the zero initial state
     const T* d_t = dpre + t * B * W;
     for (int64_t k = 0; k < B * H; ++k) dy_carry[k] = T(0);
-    for (int64_t b = 0; b < B; ++b) accumulate_rows(dy_carry + b * H, d_t + b * W, L.R, W, H);
+    accumulate_matvec(dy_carry, H, d_t, W, L.recurrent, W, H, B);
     if (recurrent_gates) {
       for (int64_t k = 0; k < B * 3 * H; ++k) dgates_carry[k] = T(0);
-      for (int64_t b = 0; b < B; ++b)
-        accumulate_rows(dgates_carry + b * 3 * H, d_t + b * W + H, L.Rg, 3 * H, 3 * H);
+      accumulate_matvec(dgates_carry, 3 * H, d_t + H, W, L.gate_recurrent, 3 * H, 3 * H, B);
     }
   }
 }
 
-// Out-of-line entry points, one pair per dtype, each compiled for AVX2+FMA and for
-// baseline x86-64 (the loader picks one per machine).
-KERNEL_CLONES void forward_float(const Layer<float>& L, const float* xproj, float* acts, float* cell,
-                                 float* hcell, float* out, const float* zeros) {
+// Out-of-line entry points: each loop is compiled for AVX-512, AVX2+FMA and
+// baseline x86-64, and picked at run time (target_clones would dispatch "arch="
+// clones on the exact CPU model, so AMD machines would get the baseline).
+#if defined(__x86_64__) && defined(__GNUC__)
+#define KERNEL_AVX2 1
+#define KERNEL_TARGET_AVX2 target("avx2,fma")
+#define KERNEL_TARGET_AVX512 target("avx512f,avx512vl,avx2,fma")
+enum class Isa { kBase, kAvx2, kAvx512 };
+Isa cpu_isa() {
+  static const Isa isa = [] {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return Isa::kBase;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return Isa::kAvx512;
+    return Isa::kAvx2;
+  }();
+  return isa;
+}
+#endif
+
+template <typename T>
+__attribute__((noinline)) void forward_base(const Layer<T>& L, const T* xproj, T* acts, T* cell,
+                                            T* hcell, T* out, const T* zeros) {
   forward_loop(L, xproj, acts, cell, hcell, out, zeros);
 }
-KERNEL_CLONES void forward_double(const Layer<double>& L, const double* xproj, double* acts,
-                                  double* cell, double* hcell, double* out, const double* zeros) {
-  forward_loop(L, xproj, acts, cell, hcell, out, zeros);
-}
-KERNEL_CLONES void backward_float(const Layer<float>& L, const float* grad_y, const float* acts,
-                                  const float* cell, const float* hcell, float* dpre, float* dy_carry,
-                                  float* dc_carry, float* dgates_carry, float* scratch,
-                                  const float* zeros) {
+template <typename T>
+__attribute__((noinline)) void backward_base(const Layer<T>& L, const T* grad_y, const T* acts,
+                                             const T* cell, const T* hcell, T* dpre, T* dy_carry,
+                                             T* dc_carry, T* dgates_carry, T* scratch,
+                                             const T* zeros) {
   backward_loop(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch, zeros);
 }
-KERNEL_CLONES void backward_double(const Layer<double>& L, const double* grad_y, const double* acts,
-                                   const double* cell, const double* hcell, double* dpre,
-                                   double* dy_carry, double* dc_carry, double* dgates_carry,
-                                   double* scratch, const double* zeros) {
-  backward_loop(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch, zeros);
+#ifdef KERNEL_AVX2
+#define DEFINE_KERNELS(suffix, target_attribute)                                                  \
+  template <typename T>                                                                          \
+  __attribute__((noinline, target_attribute)) void forward_##suffix(                             \
+      const Layer<T>& L, const T* xproj, T* acts, T* cell, T* hcell, T* out, const T* zeros) {   \
+    forward_loop(L, xproj, acts, cell, hcell, out, zeros);                                       \
+  }                                                                                              \
+  template <typename T>                                                                          \
+  __attribute__((noinline, target_attribute)) void backward_##suffix(                            \
+      const Layer<T>& L, const T* grad_y, const T* acts, const T* cell, const T* hcell, T* dpre, \
+      T* dy_carry, T* dc_carry, T* dgates_carry, T* scratch, const T* zeros) {                   \
+    backward_loop(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch, \
+                  zeros);                                                                        \
+  }
+DEFINE_KERNELS(avx2, KERNEL_TARGET_AVX2)
+DEFINE_KERNELS(avx512, KERNEL_TARGET_AVX512)
+#endif
+
+template <typename T>
+void run_forward(const Layer<T>& L, const at::Tensor& xproj, at::Tensor& acts, at::Tensor& cell,
+                 at::Tensor& hcell, at::Tensor& out, const at::Tensor& zeros) {
+  auto* kernel = &forward_base<T>;
+#ifdef KERNEL_AVX2
+  if (cpu_isa() == Isa::kAvx512) kernel = &forward_avx512<T>;
+  if (cpu_isa() == Isa::kAvx2) kernel = &forward_avx2<T>;
+#endif
+  kernel(L, xproj.data_ptr<T>(), acts.data_ptr<T>(), cell.data_ptr<T>(), hcell.data_ptr<T>(),
+         out.data_ptr<T>(), zeros.data_ptr<T>());
 }
 
-void forward_dispatch(const Layer<float>& L, const at::Tensor& xproj, at::Tensor& acts, at::Tensor& cell,
-                      at::Tensor& hcell, at::Tensor& out, const at::Tensor& zeros) {
-  forward_float(L, xproj.data_ptr<float>(), acts.data_ptr<float>(), cell.data_ptr<float>(),
-                hcell.data_ptr<float>(), out.data_ptr<float>(), zeros.data_ptr<float>());
-}
-void forward_dispatch(const Layer<double>& L, const at::Tensor& xproj, at::Tensor& acts,
-                      at::Tensor& cell, at::Tensor& hcell, at::Tensor& out, const at::Tensor& zeros) {
-  forward_double(L, xproj.data_ptr<double>(), acts.data_ptr<double>(), cell.data_ptr<double>(),
-                 hcell.data_ptr<double>(), out.data_ptr<double>(), zeros.data_ptr<double>());
+template <typename T>
+void run_backward(const Layer<T>& L, const at::Tensor& grad_y, const at::Tensor& acts,
+                  const at::Tensor& cell, const at::Tensor& hcell, at::Tensor& dpre,
+                  at::Tensor& dy_carry, at::Tensor& dc_carry, at::Tensor& dgates_carry,
+                  at::Tensor& scratch, const at::Tensor& zeros) {
+  auto* kernel = &backward_base<T>;
+#ifdef KERNEL_AVX2
+  if (cpu_isa() == Isa::kAvx512) kernel = &backward_avx512<T>;
+  if (cpu_isa() == Isa::kAvx2) kernel = &backward_avx2<T>;
+#endif
+  kernel(L, grad_y.data_ptr<T>(), acts.data_ptr<T>(), cell.data_ptr<T>(), hcell.data_ptr<T>(),
+         dpre.data_ptr<T>(), dy_carry.data_ptr<T>(), dc_carry.data_ptr<T>(),
+         dgates_carry.data_ptr<T>(), scratch.data_ptr<T>(), zeros.data_ptr<T>());
 }
 
 // ---- ATen glue -----------------------------------------------------------------
@@ -371,58 +472,44 @@ void check_tensor(const at::Tensor& tensor, const char* name, const at::Tensor& 
               tensor.scalar_type(), ", expected ", like.scalar_type());
 }
 
-template <typename T>
-Layer<T> make_layer(const at::Tensor& R, const at::Tensor& RT, const std::optional<at::Tensor>& peepholes,
-                    const at::Tensor& Rg, const at::Tensor& RgT, int64_t flags, int64_t steps,
-                    int64_t batch) {
-  Layer<T> L{};
-  L.steps = steps;
-  L.batch = batch;
-  L.hidden = R.size(1);
-  L.width = R.size(0);
-  L.flags = flags;
-  // blocks are z, then the present gates in the order i, f, o
-  int64_t block = 1;
-  L.off_i = (flags & kInputGate) ? L.hidden * block++ : -1;
-  L.off_f = (flags & kForgetGate) ? L.hidden * block++ : -1;
-  L.off_o = (flags & kOutputGate) ? L.hidden * block++ : -1;
-  TORCH_CHECK(block * L.hidden == L.width, "fused LSTM: R has ", L.width, " rows, expected ",
-              block * L.hidden, " for the variant's blocks");
-  L.R = R.data_ptr<T>();
-  L.RT = RT.data_ptr<T>();
-  if (flags & kGateRecurrence) {
-    TORCH_CHECK(block == 4, "fused LSTM: gate recurrence needs all three gates");
-    L.Rg = Rg.data_ptr<T>();
-    L.RgT = RgT.data_ptr<T>();
-  }
-  L.p_i = L.p_f = L.p_o = nullptr;
-  if ((flags & kPeepholes) && peepholes.has_value()) {
-    // one row per present gate, in the order i, f, o
-    const T* p = peepholes->data_ptr<T>();
-    int64_t row = 0;
-    if (flags & kInputGate) L.p_i = p + L.hidden * row++;
-    if (flags & kForgetGate) L.p_f = p + L.hidden * row++;
-    if (flags & kOutputGate) L.p_o = p + L.hidden * row++;
-    TORCH_CHECK(peepholes->size(0) == row, "fused LSTM: expected ", row, " peephole rows");
-  }
-  return L;
+// A (n_out x n_in) -> the panels accumulate_matvec reads: full panels
+// (n_out / rows, n_in, rows), then the remaining rows as (n_in, tail rounded up to
+// whole vectors), flattened one after the other.
+at::Tensor pack_panels(const at::Tensor& matrix) {
+  const bool is_float = matrix.scalar_type() == at::kFloat;
+  const int64_t rows = is_float ? panel_rows<float> : panel_rows<double>;
+  const int64_t lanes = is_float ? vector_lanes<float> : vector_lanes<double>;
+  const int64_t n_out = matrix.size(0), n_in = matrix.size(1);
+  const int64_t full = n_out / rows;
+  const int64_t tail = ((n_out - full * rows + lanes - 1) / lanes) * lanes;
+  at::Tensor padded = at::zeros({full * rows + tail, n_in}, matrix.options());
+  padded.narrow(0, 0, n_out).copy_(matrix);
+  at::Tensor packed = at::empty({(full * rows + tail) * n_in}, matrix.options());
+  packed.narrow(0, 0, full * rows * n_in)
+      .view({full, n_in, rows})
+      .copy_(padded.narrow(0, 0, full * rows).view({full, rows, n_in}).transpose(1, 2));
+  if (tail > 0)
+    packed.narrow(0, full * rows * n_in, tail * n_in)
+        .view({n_in, tail})
+        .copy_(padded.narrow(0, full * rows, tail).t());
+  return packed;
 }
 
+// The parameters of one pass in the kernel's layout; keeps the packed copies alive.
 struct Prepared {
-  at::Tensor R, RT, peepholes, Rg, RgT;
+  at::Tensor recurrent, gate_recurrent, peepholes;
 };
 
 Prepared prepare(const at::Tensor& like, const at::Tensor& R, const std::optional<at::Tensor>& peepholes,
-                 const std::optional<at::Tensor>& R_gates, int64_t flags) {
+                 const std::optional<at::Tensor>& R_gates, int64_t flags, bool backward) {
   check_tensor(R, "R", like);
   Prepared prepared;
-  prepared.R = R.contiguous();
-  prepared.RT = R.t().contiguous();
+  // forward: pre += R y'; backward: dy' = R^T delta
+  prepared.recurrent = pack_panels(backward ? R.t() : R);
   if (flags & kGateRecurrence) {
     TORCH_CHECK(R_gates.has_value(), "fused LSTM: gate recurrence needs R_gates");
     check_tensor(*R_gates, "R_gates", like);
-    prepared.Rg = R_gates->contiguous();
-    prepared.RgT = R_gates->t().contiguous();
+    prepared.gate_recurrent = pack_panels(backward ? R_gates->t() : *R_gates);
   }
   if ((flags & kPeepholes) && peepholes.has_value()) {
     check_tensor(*peepholes, "p", like);
@@ -431,9 +518,39 @@ Prepared prepare(const at::Tensor& like, const at::Tensor& R, const std::optiona
   return prepared;
 }
 
-std::optional<at::Tensor> optional_of(const at::Tensor& tensor) {
-  if (tensor.defined()) return tensor;
-  return std::nullopt;
+template <typename T>
+Layer<T> make_layer(const Prepared& prepared, int64_t flags, int64_t steps, int64_t batch,
+                    int64_t hidden, int64_t width) {
+  Layer<T> L{};
+  L.steps = steps;
+  L.batch = batch;
+  L.hidden = hidden;
+  L.width = width;
+  L.flags = flags;
+  // blocks are z, then the present gates in the order i, f, o
+  int64_t block = 1;
+  L.off_i = (flags & kInputGate) ? hidden * block++ : -1;
+  L.off_f = (flags & kForgetGate) ? hidden * block++ : -1;
+  L.off_o = (flags & kOutputGate) ? hidden * block++ : -1;
+  TORCH_CHECK(block * hidden == width, "fused LSTM: R has ", width, " rows, expected ",
+              block * hidden, " for the variant's blocks");
+  L.recurrent = prepared.recurrent.data_ptr<T>();
+  L.gate_recurrent = nullptr;
+  if (flags & kGateRecurrence) {
+    TORCH_CHECK(block == 4, "fused LSTM: gate recurrence needs all three gates");
+    L.gate_recurrent = prepared.gate_recurrent.data_ptr<T>();
+  }
+  L.p_i = L.p_f = L.p_o = nullptr;
+  if (prepared.peepholes.defined()) {
+    // one row per present gate, in the order i, f, o
+    const T* p = prepared.peepholes.data_ptr<T>();
+    int64_t row = 0;
+    if (flags & kInputGate) L.p_i = p + hidden * row++;
+    if (flags & kForgetGate) L.p_f = p + hidden * row++;
+    if (flags & kOutputGate) L.p_o = p + hidden * row++;
+    TORCH_CHECK(prepared.peepholes.size(0) == row, "fused LSTM: expected ", row, " peephole rows");
+  }
+  return L;
 }
 
 // projection: (T, B, G*H) = W x + b. Returns [y, c, h(c), activations].
@@ -445,7 +562,7 @@ std::vector<at::Tensor> fused_forward(const at::Tensor& projection, const at::Te
   const auto dtype = projection.scalar_type();
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, "fused LSTM: float32 or float64 only");
   const at::Tensor xproj = projection.contiguous();
-  const Prepared w = prepare(xproj, R, peepholes, R_gates, flags);
+  const Prepared w = prepare(xproj, R, peepholes, R_gates, flags, /*backward=*/false);
   const int64_t steps = xproj.size(0), batch = xproj.size(1), hidden = R.size(1);
   TORCH_CHECK(xproj.size(2) == R.size(0), "fused LSTM: projection width ", xproj.size(2),
               " does not match R's ", R.size(0), " rows");
@@ -454,13 +571,12 @@ std::vector<at::Tensor> fused_forward(const at::Tensor& projection, const at::Te
   at::Tensor hcell = at::empty({steps, batch, hidden}, xproj.options());
   at::Tensor out = at::empty({steps, batch, hidden}, xproj.options());
   at::Tensor zeros = at::zeros({hidden}, xproj.options());
-  const auto peep = optional_of(w.peepholes);
   if (dtype == at::kFloat) {
-    const auto L = make_layer<float>(w.R, w.RT, peep, w.Rg, w.RgT, flags, steps, batch);
-    forward_dispatch(L, xproj, acts, cell, hcell, out, zeros);
+    const auto L = make_layer<float>(w, flags, steps, batch, hidden, R.size(0));
+    run_forward(L, xproj, acts, cell, hcell, out, zeros);
   } else {
-    const auto L = make_layer<double>(w.R, w.RT, peep, w.Rg, w.RgT, flags, steps, batch);
-    forward_dispatch(L, xproj, acts, cell, hcell, out, zeros);
+    const auto L = make_layer<double>(w, flags, steps, batch, hidden, R.size(0));
+    run_forward(L, xproj, acts, cell, hcell, out, zeros);
   }
   return {out, cell, hcell, acts};
 }
@@ -475,7 +591,7 @@ at::Tensor fused_backward(const at::Tensor& grad_y, const at::Tensor& R,
   check_tensor(grad_y, "grad_y", acts);
   const at::Tensor gy = grad_y.contiguous();
   const at::Tensor a = acts.contiguous(), c = cell.contiguous(), hc = hcell.contiguous();
-  const Prepared w = prepare(a, R, peepholes, R_gates, flags);
+  const Prepared w = prepare(a, R, peepholes, R_gates, flags, /*backward=*/true);
   const int64_t steps = a.size(0), batch = a.size(1), hidden = R.size(1);
   TORCH_CHECK(gy.size(0) == steps && gy.size(1) == batch && gy.size(2) == hidden,
               "fused LSTM: grad_y must be (T, B, H)");
@@ -485,19 +601,12 @@ at::Tensor fused_backward(const at::Tensor& grad_y, const at::Tensor& R,
   at::Tensor dgates_carry = at::zeros({batch, 3 * hidden}, a.options());
   at::Tensor scratch = at::zeros({2 * hidden}, a.options());
   at::Tensor zeros = at::zeros({hidden}, a.options());
-  const auto peep = optional_of(w.peepholes);
   if (dtype == at::kFloat) {
-    const auto L = make_layer<float>(w.R, w.RT, peep, w.Rg, w.RgT, flags, steps, batch);
-    backward_float(L, gy.data_ptr<float>(), a.data_ptr<float>(), c.data_ptr<float>(),
-                   hc.data_ptr<float>(), dpre.data_ptr<float>(), dy_carry.data_ptr<float>(),
-                   dc_carry.data_ptr<float>(), dgates_carry.data_ptr<float>(),
-                   scratch.data_ptr<float>(), zeros.data_ptr<float>());
+    const auto L = make_layer<float>(w, flags, steps, batch, hidden, R.size(0));
+    run_backward(L, gy, a, c, hc, dpre, dy_carry, dc_carry, dgates_carry, scratch, zeros);
   } else {
-    const auto L = make_layer<double>(w.R, w.RT, peep, w.Rg, w.RgT, flags, steps, batch);
-    backward_double(L, gy.data_ptr<double>(), a.data_ptr<double>(), c.data_ptr<double>(),
-                    hc.data_ptr<double>(), dpre.data_ptr<double>(), dy_carry.data_ptr<double>(),
-                    dc_carry.data_ptr<double>(), dgates_carry.data_ptr<double>(),
-                    scratch.data_ptr<double>(), zeros.data_ptr<double>());
+    const auto L = make_layer<double>(w, flags, steps, batch, hidden, R.size(0));
+    run_backward(L, gy, a, c, hc, dpre, dy_carry, dc_carry, dgates_carry, scratch, zeros);
   }
   return dpre;
 }

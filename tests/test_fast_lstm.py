@@ -1,0 +1,182 @@
+"""The fused CPU kernel (implementation="fast") against the reference Python loop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstm_odyssey.models import fast_lstm
+from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.models.variants import IMPLEMENTATIONS, VARIANTS, VariantLSTM
+
+torch.set_num_threads(1)
+
+NAMES = list(VARIANTS)
+TOLERANCE = 1e-5  # relative, float32
+
+
+@pytest.fixture(scope="module")
+def kernel() -> None:
+    """Build the kernel once (cached on disk after the first run); skip without a compiler."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not fast_lstm.fast_available():
+            pytest.skip("the fused kernel could not be built here")
+
+
+def outputs_and_gradients(
+    layer: VariantLSTM, x: torch.Tensor, lengths: torch.Tensor | None, implementation: str
+) -> dict[str, torch.Tensor]:
+    """y, dL/dx and dL/d(every parameter) for a fixed random L = sum(y * g)."""
+    layer.implementation = implementation
+    layer.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    y = layer(x, lengths)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
+    (y * weights).sum().backward()
+    result = {"y": y.detach(), "x.grad": x.grad}
+    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
+    return result
+
+
+def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()
+
+
+def assert_matches_reference(
+    layer: VariantLSTM, x: torch.Tensor, lengths: torch.Tensor | None
+) -> None:
+    expected = outputs_and_gradients(layer, x, lengths, "reference")
+    actual = outputs_and_gradients(layer, x, lengths, "fast")
+    assert actual.keys() == expected.keys()
+    for name in expected:
+        error = relative_error(actual[name], expected[name])
+        assert error <= TOLERANCE, f"{layer.spec.name} {name}: relative error {error:.2e}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_matches_reference_outputs_and_gradients(kernel: None, name: str) -> None:
+    # H = 37 exercises full and partial panels of the packed matrix-vector product
+    torch.manual_seed(0)
+    clean = torch.randn(23, 3, 6)
+    noisy = clean + 0.6 * torch.randn_like(clean)  # input noise is just a different x
+    for reverse in (False, True):
+        layer = VariantLSTM(name, 6, 37, reverse=reverse)
+        assert_matches_reference(layer, clean[:, :1], None)  # one sequence, as in the paper
+        assert_matches_reference(layer, noisy[:, :1], None)
+        lengths = torch.tensor([23, 9, 16])  # padded batch
+        assert_matches_reference(layer, clean, lengths)
+        assert_matches_reference(layer, noisy, lengths)
+
+
+@pytest.mark.parametrize("name", ["V", "NIG", "NOAF", "NIAF", "CIFG", "FGR"])
+def test_fast_passes_gradcheck_in_float64(kernel: None, name: str) -> None:
+    torch.manual_seed(1)
+    layer = VariantLSTM(name, 3, 4, init_std=0.5, implementation="fast").double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 3])
+    parameters = tuple(layer.parameters())
+
+    def run(x: torch.Tensor, *_: torch.Tensor) -> torch.Tensor:
+        return layer(x, lengths)
+
+    assert torch.autograd.gradcheck(run, (x, *parameters), eps=1e-6, atol=1e-6)
+
+
+def test_fast_batch_equals_sequences_run_alone(kernel: None) -> None:
+    torch.manual_seed(2)
+    layer = VariantLSTM("FGR", 4, 70, reverse=True, implementation="fast")
+    lengths = torch.tensor([11, 4, 8])
+    x = torch.randn(11, 3, 4)
+    batched = layer(x, lengths)
+    for b, length in enumerate(lengths.tolist()):
+        alone = layer(x[:length, b : b + 1])
+        torch.testing.assert_close(batched[:length, b : b + 1], alone, rtol=1e-5, atol=1e-6)
+        assert torch.all(batched[length:, b] == 0)
+
+
+def test_fast_network_matches_reference(kernel: None) -> None:
+    torch.manual_seed(3)
+    fast = SequenceNetwork("V", 5, 12, 7, bidirectional=True, layers=2, implementation="fast")
+    reference = SequenceNetwork("V", 5, 12, 7, bidirectional=True, layers=2)
+    reference.load_state_dict(fast.state_dict())
+    x = torch.randn(9, 2, 5)
+    lengths = torch.tensor([9, 6])
+    for network in (fast, reference):
+        network(x, lengths).square().sum().backward()
+    torch.testing.assert_close(fast(x, lengths), reference(x, lengths), rtol=1e-5, atol=1e-6)
+    for (name, p_fast), p_reference in zip(
+        fast.named_parameters(), reference.parameters(), strict=True
+    ):
+        torch.testing.assert_close(p_fast.grad, p_reference.grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_failed_build_warns_once_and_uses_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_build() -> None:
+        raise RuntimeError("no compiler in this test")
+
+    monkeypatch.setattr(fast_lstm, "_EXTENSION", fast_lstm._Extension(broken_build))
+    torch.manual_seed(4)
+    layer = VariantLSTM("CIFG", 3, 5, implementation="fast")
+    x = torch.randn(6, 2, 3)
+    with pytest.warns(RuntimeWarning, match="could not build the fused LSTM kernel"):
+        y_fast = layer(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second call must not warn again
+        layer.implementation = "auto"
+        y_auto = layer(x)
+    layer.implementation = "reference"
+    y_reference = layer(x)
+    torch.testing.assert_close(y_fast, y_reference, rtol=0, atol=0)
+    torch.testing.assert_close(y_auto, y_reference, rtol=0, atol=0)
+
+
+def test_fast_on_unsupported_dtype_warns_once_and_uses_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fast_lstm, "_WARNED", set())
+    torch.manual_seed(5)
+    layer = VariantLSTM("V", 3, 4, implementation="fast").to(torch.bfloat16)
+    x = torch.randn(5, 1, 3, dtype=torch.bfloat16)
+    with pytest.warns(RuntimeWarning, match="CPU float32/float64 only"):
+        y_fast = layer(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(x)
+        layer.implementation = "auto"  # auto falls back silently
+        y_auto = layer(x)
+    layer.implementation = "reference"
+    torch.testing.assert_close(y_fast, layer(x), rtol=0, atol=0)
+    torch.testing.assert_close(y_auto, layer(x), rtol=0, atol=0)
+
+
+def test_fast_and_auto_are_registered_when_importing_variants_alone() -> None:
+    code = (
+        "from lstm_odyssey.models.variants import IMPLEMENTATIONS, VariantLSTM\n"
+        "VariantLSTM('V', 2, 3, implementation='fast')\n"
+        "VariantLSTM('V', 2, 3, implementation='auto')\n"
+        "print(sorted(IMPLEMENTATIONS))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "'auto', 'fast', 'reference'" in result.stdout
+    assert {"reference", "fast", "auto"} <= set(IMPLEMENTATIONS)
+
+
+def test_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    lock.touch()
+    fast_lstm._remove_stale_lock(tmp_path)  # a build in progress: wait for it
+    assert lock.exists()
+    old = time.time() - 2 * fast_lstm.STALE_LOCK_SECONDS
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="build lock"):
+        fast_lstm._remove_stale_lock(tmp_path)
+    assert not lock.exists()
