@@ -11,13 +11,13 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 from lstm_odyssey.data.errors import CorpusError
+from lstm_odyssey.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -55,19 +55,10 @@ def fetch(
         logger.warning("%s: cached copy has the wrong sha256; downloading again", target)
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(handle, "wb") as out:
-            actual = _stream_to(url, out, timeout_s)
+    with atomic_path(target) as temporary, open(temporary, "wb") as out:
+        actual = _stream_to(url, out, timeout_s)
         if actual != expected:
             raise CorpusError(url, f"sha256 mismatch: expected {expected}, got {actual}")
-        _give_default_permissions(temp_name)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
     logger.info("downloaded %s to %s", url, target)
     return target
 
@@ -83,10 +74,3 @@ def _stream_to(url: str, out: BinaryIO, timeout_s: float) -> str:
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise CorpusError(url, f"download failed ({error})") from error
     return digest.hexdigest()
-
-
-def _give_default_permissions(path: str) -> None:
-    """Temp files are created private (0600); the finished file gets the usual umask mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ import h5py
 import numpy as np
 
 from lstm_odyssey.data.errors import CorpusError
+from lstm_odyssey.io import atomic_path
 
 SPLIT_NAMES = ("train", "valid", "test")
 TASK_KINDS = ("framewise", "ctc", "next_step")
@@ -211,21 +211,11 @@ def write_prepared(
     metadata["split_sizes"] = written.split_sizes()
     metadata["content_hash"] = compute_content_hash(written)
 
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    os.close(handle)
-    try:
-        with h5py.File(temp_name, "w") as h5:
-            for key, value in metadata.items():
-                h5.attrs[key] = json.dumps(value) if key == "split_sizes" else value
-            for split_name in SPLIT_NAMES:
-                _write_split(h5, split_name, written.splits[split_name], compression)
-        _give_default_permissions(temp_name)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temporary, h5py.File(temporary, "w") as h5:
+        for key, value in metadata.items():
+            h5.attrs[key] = json.dumps(value) if key == "split_sizes" else value
+        for split_name in SPLIT_NAMES:
+            _write_split(h5, split_name, written.splits[split_name], compression)
     return written
 
 
@@ -415,10 +405,3 @@ def _check_targets(
             f"dataset {name} holds ids {targets.min()}..{targets.max()}, "
             f"outside 0..{n_classes - 1}",
         )
-
-
-def _give_default_permissions(path: str) -> None:
-    """Temp files are created private (0600); the finished file gets the usual umask mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
