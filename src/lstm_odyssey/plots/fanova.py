@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from lstm_odyssey.analysis.fanova import FanovaResult
 from lstm_odyssey.io import atomic_savefig
@@ -46,11 +46,16 @@ def style_axis(ax: Axes, dimension: SearchDimension, which: str = "x") -> None:
         axis.set_ticklabels([str(c) for c in dimension.choices])  # type: ignore[union-attr]
     elif dimension.distribution in ("log_uniform", "log_uniform_int"):
         set_scale("log")
+        if dimension.high / dimension.low < 100:  # type: ignore[operator]
+            # Under two decades, label 20, 50, 100, 200 rather than crowded 2x10^1 minor ticks.
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
     elif dimension.distribution == "one_minus_log_uniform":
         set_scale("log")
         (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 - v:g}"))
-        axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        axis.set_minor_formatter(NullFormatter())
     axis.set_label_text(label)
 
 
