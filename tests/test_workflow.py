@@ -90,6 +90,9 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
         "fanova_pairs.png",
     ):
         assert (directory / "results" / "jsb" / name).stat().st_size > 0, name
+    importance = pd.read_csv(directory / "results" / "jsb" / "fanova_importance.tsv", sep="\t")
+    assert set(importance["trials"]) == {"all variants", "V", "NP", "CIFG"}
+    assert set(importance["metric"]) == {"test_metric", "train_seconds"}
     assert (directory / "logs" / "train" / "jsb" / "V" / "0.log").exists()
     assert not list((directory / "results" / "trials").rglob("*.ckpt"))
 

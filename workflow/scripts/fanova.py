@@ -1,7 +1,10 @@
 """Snakemake script: fANOVA importance of one task's hyperparameters, table and Figs. 4-6."""
 
-from lstm_odyssey.analysis.fanova import ForestSettings, fanova_importance, write_importance_table
+import pandas as pd
+
+from lstm_odyssey.analysis.fanova import ForestSettings, fanova_importance
 from lstm_odyssey.analysis.table import read_table
+from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.joblog import job_logging
 from lstm_odyssey.plots.fanova import plot_marginals, plot_pair_heatmaps, plot_variance_pies
 from lstm_odyssey.search.space import search_dimensions
@@ -23,7 +26,20 @@ with job_logging(snakemake.log[0]):
         for variant, group in trials.groupby("variant", sort=False)
     }
     pooled = fanova_importance(trials, dimensions, "test_metric", forest)
-    write_importance_table(pooled, snakemake.output.importance)
+    pooled_time = fanova_importance(trials, dimensions, "train_seconds", forest)
+    # One table: every term's share for the pooled trials and for each variant alone, of both
+    # the test metric and the training time.
+    tables = []
+    for subset, metric_result, time_result in [
+        ("all variants", pooled, pooled_time),
+        *((v, per_variant[v], time_per_variant[v]) for v in per_variant),
+    ]:
+        for result in (metric_result, time_result):
+            table = result.importance_table()
+            table.insert(0, "metric", result.metric)
+            table.insert(0, "trials", subset)
+            tables.append(table)
+    atomic_write_tsv(pd.concat(tables, ignore_index=True), snakemake.output.importance)
     plot_marginals(
         per_variant,
         snakemake.output.marginals,

@@ -111,6 +111,7 @@ def plot_variant_boxplot(
     axis = figure.add_subplot()
     rng = np.random.default_rng(0)  # fixed jitter: the same tables give the same picture
     samples = []
+    any_diverged = False
     for position, variant in enumerate(variants):
         rows = best[best["variant"] == variant]
         values = rows["test_metric"].to_numpy(dtype=float)
@@ -124,6 +125,7 @@ def plot_variant_boxplot(
         samples.append(values[finite])
         jitter = rng.uniform(-0.12, 0.12, len(values))
         diverged = rows["diverged"].to_numpy(dtype=bool) if "diverged" in rows else ~finite
+        any_diverged = any_diverged or bool(diverged.any())
         axis.scatter(
             position + jitter[~diverged],
             values[~diverged],
@@ -184,9 +186,10 @@ def plot_variant_boxplot(
         Patch(facecolor=DIRECTION_COLOURS[d], edgecolor="black", label=_DIRECTION_LABELS[d])
         for d in present
     ]
-    handles.append(
-        Line2D([], [], marker="x", color="#CC0000", linestyle="", label="diverged (penalised)")
-    )
+    if any_diverged:
+        handles.append(
+            Line2D([], [], marker="x", color="#CC0000", linestyle="", label="diverged (penalised)")
+        )
     axis.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return atomic_savefig(figure, path)
 
