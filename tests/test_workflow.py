@@ -93,6 +93,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     importance = pd.read_csv(directory / "results" / "jsb" / "fanova_importance.tsv", sep="\t")
     assert set(importance["trials"]) == {"all variants", "V", "NP", "CIFG"}
     assert set(importance["metric"]) == {"test_metric", "train_seconds"}
+    # Even three trials per variant give split trees, so vanilla's fractions exist and sum to 1.
+    vanilla = importance[(importance["trials"] == "V") & (importance["metric"] == "test_metric")]
+    assert vanilla["fraction_mean"].notna().all()
+    assert vanilla["fraction_mean"].sum() == pytest.approx(1.0)
     assert (directory / "logs" / "train" / "jsb" / "V" / "0.log").exists()
     assert not list((directory / "results" / "trials").rglob("*.ckpt"))
 
