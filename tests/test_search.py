@@ -108,3 +108,18 @@ def test_bad_dimension_config_names_the_key(spec, message):
     with pytest.raises(ValueError, match=message) as error:
         dimension_from_config("learning_rate", spec)
     assert "learning_rate" in str(error.value)
+
+
+def test_what_the_snakefile_imports_stays_light():
+    """Every cluster job re-parses the Snakefile: its imports must not pull in torch or pandas."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lstm_odyssey.study, lstm_odyssey.search.space;"
+        "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'h5py') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
