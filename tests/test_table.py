@@ -42,6 +42,7 @@ def trial_record(
         "hyperparameters": {"hidden_size": 57, "learning_rate": 0.001, "momentum": 0.9},
         "parameter_count": 12345,
         "status": status,
+        "stop_reason": "diverged" if status == "diverged" else "early_stopping",
         "epochs": [
             {"epoch": 1, "train_loss": 9.1, "valid_metric": 8.7, "seconds": 1.0},
             {"epoch": 2, "train_loss": 8.5, "valid_metric": valid_metric, "seconds": 1.5},
@@ -54,6 +55,7 @@ def trial_record(
             "host": "h",
             "threads": 1,
             "device": "cpu",
+            "implementation": "fast",
             "git_commit": None,
             "torch": "2.13.0",
             "numpy": "2.4.6",
@@ -218,13 +220,11 @@ def test_no_files_gives_empty_tables_with_columns() -> None:
 
 
 def test_table_round_trips_through_tsv(tmp_path: Path) -> None:
+    numeric_looking = {**trial_record()["provenance"], "git_commit": "0123456", "data_hash": "77"}
     records = [
-        trial_record(index=0, test_metric=1 / 3),
-        trial_record(index=1, test_metric=None, status="diverged"),
-        trial_record(
-            index=2,
-            provenance={**trial_record()["provenance"], "git_commit": "0123456", "data_hash": "77"},
-        ),
+        trial_record(index=0, test_metric=1 / 3, provenance=numeric_looking),
+        trial_record(index=1, test_metric=None, status="diverged", provenance=numeric_looking),
+        trial_record(index=2, provenance=numeric_looking),
     ]
     trials, epochs = collect_trials(write_trials(tmp_path / "trials", records))
     write_table(trials, tmp_path / "out" / "trials.tsv")
@@ -242,3 +242,16 @@ def test_nan_in_epoch_values_read_as_nan(tmp_path: Path) -> None:
     record["epochs"][0]["train_loss"] = None
     _, epochs = collect_trials(write_trials(tmp_path, [record]))
     assert np.isnan(epochs.loc[0, "train_loss"])
+
+
+def test_trials_of_one_task_on_different_data_are_refused(tmp_path: Path) -> None:
+    first = trial_record(index=0)
+    second = trial_record(index=1)
+    second["provenance"] = {**second["provenance"], "data_hash": "f" * 64}
+    paths = []
+    for record in (first, second):
+        path = tmp_path / f"{record['index']}.json"
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    with pytest.raises(ValueError, match="trained on different data"):
+        collect_trials(paths)

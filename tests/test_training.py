@@ -154,6 +154,8 @@ def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
     for key in ("host", "threads", "device", "git_commit", "torch", "numpy", "data_hash"):
         assert key in on_disk["provenance"]
     assert on_disk["provenance"]["data_hash"]
+    assert on_disk["provenance"]["implementation"] == "reference"
+    assert on_disk["stop_reason"] in ("early_stopping", "max_epochs")
 
 
 def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch):
@@ -184,7 +186,7 @@ def test_a_diverging_trial_is_recorded_not_raised(tmp_path):
     record = run_trial(
         data, tmp_path / "d.json", ADDRESS, wild, TrialSettings(max_epochs=5, patience=5)
     )
-    assert record["status"] == "diverged"
+    assert record["status"] == "diverged" and record["stop_reason"] == "diverged"
     assert json.loads((tmp_path / "d.json").read_text())["status"] == "diverged"
 
 

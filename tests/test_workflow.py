@@ -32,7 +32,8 @@ TINY_CONFIG = {
     },
     "analysis": {
         "baseline": "V",
-        "best_fraction": 0.1,
+        # 0.7 of 3 trials selects 3, not the minimum 2: the figures must follow the config.
+        "best_fraction": 0.7,
         "minimum_best": 2,
         "alpha": 0.05,
         "fanova": {"trees": 8, "grid_size": 10},
@@ -81,6 +82,7 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     assert set(trials["status"]) <= {"ok", "diverged"}
     welch = pd.read_csv(directory / "results" / "jsb" / "welch.tsv", sep="\t")
     assert list(welch["variant"]) == ["V", "NP", "CIFG"]
+    assert set(welch["n"]) == {3}
     for name in (
         "variant_boxplot.png",
         "learning_curves.png",

@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     _address_arguments(train)
     train.add_argument("--data", help="prepared data; default: results/data/{task}.h5")
     train.add_argument("--out", help="default: results/trials/{task}/{variant}/{index}.json")
-    train.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    train.add_argument("--threads", type=int, help="torch threads (default: threads_per_trial)")
     train.add_argument(
         "--implementation",
         choices=["reference", "fast", "auto"],
@@ -73,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         print(out)
         return 0
 
+    if args.variant not in config["variants"]:
+        print(
+            f"{args.config}: variant {args.variant!r} is not among {config['variants']}",
+            file=sys.stderr,
+        )
+        return 2
     hyperparameters = hyperparameters_of(config, task, args.variant, args.index)
     seed = seed_of(config, task, args.variant, args.index)
     if args.command == "hyperparameters":
@@ -84,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = trial_settings(config, task)
     if args.implementation:
         settings["implementation"] = args.implementation
-    if args.max_epochs:
+    if args.max_epochs is not None:
+        if args.max_epochs < 1:
+            print("--max-epochs must be at least 1", file=sys.stderr)
+            return 2
         settings["max_epochs"] = args.max_epochs
     data = args.data or f"results/data/{task}.h5"
     if not Path(data).exists():
@@ -101,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         TrialAddress(task, args.variant, args.index, int(config["study_seed"]), seed),
         hyperparameters,
         TrialSettings(**settings),
-        threads=args.threads,
+        threads=args.threads or int(config["threads_per_trial"]),
         checkpoint_path=out + ".ckpt",
     )
     print(

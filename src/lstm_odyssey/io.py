@@ -30,10 +30,25 @@ __all__ = [
 ]
 
 
-def _current_umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with threads.
+_UMASK = _read_umask()
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync a file or directory, so a rename never publishes data still only in memory."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(descriptor)
 
 
 @contextlib.contextmanager
@@ -54,20 +69,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield temporary
         # mkstemp creates the file owner-only; a result should get the usual umask permissions.
-        os.chmod(temporary, 0o666 & ~_current_umask())
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        _flush_to_disk(temporary)
         os.replace(temporary, target)
+        _flush_to_disk(target.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write `text` to `path` atomically (flushed to disk before the rename); return the path."""
+    """Write `text` to `path` atomically; return the path."""
     with atomic_path(path) as temporary:
         with open(temporary, "w", encoding=encoding, newline="") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
     return Path(path)
 
 

@@ -6,6 +6,7 @@ trial the workflow would run.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -22,20 +23,47 @@ class ConfigError(ValueError):
     """A config file that does not match the schema; the message names the file and the key."""
 
 
-def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Validate against the workflow's JSON schema, filling in defaults."""
+def _validator_filling_defaults(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator for `schema` that also writes each property's `default`."""
     import jsonschema
 
+    base = jsonschema.validators.validator_for(schema)
+    check_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, subschema):  # noqa: ANN001, ANN202
+        if isinstance(instance, dict):
+            for name, property_schema in properties.items():
+                if isinstance(property_schema, dict) and "default" in property_schema:
+                    instance.setdefault(name, copy.deepcopy(property_schema["default"]))
+        yield from check_properties(validator, properties, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})(schema)
+
+
+def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate against the workflow's JSON schema, filling in its defaults (in place).
+
+    The one validation of a study config: the Snakefile and the command line both call it.
+    """
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    validator_class = jsonschema.validators.validator_for(schema)
-    errors = sorted(validator_class(schema).iter_errors(config), key=lambda e: list(e.path))
+    errors = sorted(
+        _validator_filling_defaults(schema).iter_errors(config), key=lambda e: list(e.path)
+    )
     if errors:
         lines = [
             f"  {'.'.join(str(p) for p in e.path) or '(top level)'}: {e.message}" for e in errors
         ]
         raise ConfigError(f"{source} does not match the config schema:\n" + "\n".join(lines))
-    for task in config["tasks"].values():
-        search_dimensions(task["search"])  # ranges checked beyond what the schema can say
+    if config["analysis"]["baseline"] not in config["variants"]:
+        raise ConfigError(
+            f"{source}: analysis.baseline {config['analysis']['baseline']!r} is not among "
+            f"variants {config['variants']}"
+        )
+    for task, task_config in config["tasks"].items():
+        try:
+            search_dimensions(task_config["search"])  # ranges the schema cannot check
+        except ValueError as error:
+            raise ConfigError(f"{source}: tasks.{task}.{error}") from error
     return config
 
 
@@ -54,19 +82,18 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def trial_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
-    """Everything a trial of `task` does besides its hyperparameters."""
+    """Everything a trial of `task` does besides its hyperparameters (config validated)."""
     task_config = config["tasks"][task]
-    training = task_config["training"]
-    network = task_config.get("network", {})
+    training, network = task_config["training"], task_config["network"]
     return {
         "max_epochs": int(training["max_epochs"]),
         "patience": int(training["patience"]),
-        "init_std": float(training.get("init_std", 0.1)),
-        "eval_batch_size": int(training.get("eval_batch_size", 32)),
-        "bidirectional": bool(network.get("bidirectional", False)),
-        "layers": int(network.get("layers", 1)),
-        "implementation": config.get("implementation", "reference"),
-        "device": config.get("device", "cpu"),
+        "init_std": float(training["init_std"]),
+        "eval_batch_size": int(training["eval_batch_size"]),
+        "bidirectional": bool(network["bidirectional"]),
+        "layers": int(network["layers"]),
+        "implementation": config["implementation"],
+        "device": config["device"],
     }
 
 

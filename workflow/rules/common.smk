@@ -1,24 +1,24 @@
 # Config validation and the small input/params functions. Nothing heavy runs at DAG-build time:
 # on a cluster every job re-parses this file (no torch import here).
-import json
+import sys
+from pathlib import Path
 
-from snakemake.utils import validate
+# The library is imported from this checkout even where it is not installed (e.g. --use-conda
+# environments); the job scripts do the same.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from lstm_odyssey.study import hyperparameters_of, seed_of, trial_settings
-from lstm_odyssey.search.space import search_dimensions
+from lstm_odyssey.study import (
+    hyperparameters_of,
+    seed_of,
+    trial_settings,
+    validate_config,
+)
 
-
-validate(config, schema="../schemas/config.schema.yaml")
+# The schema fills in defaults; an unknown key or bad value stops here, naming the key.
+validate_config(config, "the study config")
 
 TASKS = list(config["tasks"])
 VARIANTS = list(config["variants"])
-if config["analysis"]["baseline"] not in VARIANTS:
-    raise ValueError(
-        f"config: analysis.baseline {config['analysis']['baseline']!r} is not among "
-        f"variants {VARIANTS}"
-    )
-for _task in TASKS:
-    search_dimensions(config["tasks"][_task]["search"])  # range checks beyond the schema
 
 
 wildcard_constraints:
@@ -55,6 +55,14 @@ def get_all_task_tables(wildcards):
 
 def get_data_params(wildcards):
     return task_config(wildcards.task)["data"]
+
+
+def get_local_corpus(wildcards):
+    """A corpus file named in the config (not downloaded) is an input: replacing it reruns."""
+    data = task_config(wildcards.task)["data"]
+    if data.get("path") and not data.get("url"):
+        return [data["path"]]
+    return []
 
 
 def get_trial_hyperparameters(wildcards):

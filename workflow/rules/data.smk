@@ -2,6 +2,8 @@
 
 
 rule prepare_data:
+    input:
+        get_local_corpus,
     output:
         "results/data/{task}.h5",
     params:

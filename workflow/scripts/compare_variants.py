@@ -1,5 +1,11 @@
 """Snakemake script: Welch's t-tests against the baseline, the box plot, the learning curves."""
 
+import sys
+from pathlib import Path
+
+# The library from this checkout, also where it is not installed (e.g. --use-conda).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
+
 from lstm_odyssey.analysis.table import read_table, write_table
 from lstm_odyssey.analysis.welch import welch_against_vanilla
 from lstm_odyssey.joblog import job_logging
@@ -17,5 +23,6 @@ with job_logging(snakemake.log[0]):
         alpha=snakemake.params.alpha,
     )
     write_table(welch, snakemake.output.welch)
-    plot_variant_boxplot(trials, welch, task, snakemake.output.boxplot)
-    plot_learning_curves(trials, epochs, task, snakemake.output.learning_curves)
+    selection = {"fraction": snakemake.params.fraction, "minimum": snakemake.params.minimum}
+    plot_variant_boxplot(trials, welch, task, snakemake.output.boxplot, **selection)
+    plot_learning_curves(trials, epochs, task, snakemake.output.learning_curves, **selection)

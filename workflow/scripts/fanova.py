@@ -1,5 +1,11 @@
 """Snakemake script: fANOVA importance of one task's hyperparameters, table and Figs. 4-6."""
 
+import sys
+from pathlib import Path
+
+# The library from this checkout, also where it is not installed (e.g. --use-conda).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
+
 import pandas as pd
 
 from lstm_odyssey.analysis.fanova import ForestSettings, fanova_importance

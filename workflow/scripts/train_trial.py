@@ -1,5 +1,11 @@
 """Snakemake script: train one trial (task, variant, index) and write its JSON record."""
 
+import sys
+from pathlib import Path
+
+# The library from this checkout, also where it is not installed (e.g. --use-conda).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
+
 from lstm_odyssey.joblog import job_logging
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
 

@@ -61,6 +61,9 @@ _RESULT_COLUMNS = [
     "train_seconds",
     "seconds_per_epoch",
     "metric",
+    "stop_reason",
+    "implementation",
+    "device",
     "data_hash",
     "git_commit",
 ]
@@ -205,6 +208,10 @@ def _trial_row(record: Mapping[str, Any]) -> dict[str, Any]:
         # Wall time per epoch including evaluation: what a reader needs to budget a rerun.
         "seconds_per_epoch": float(record["train_seconds"]) / epochs_run if epochs_run else np.nan,
         "metric": record["metric"],
+        # Recorded since the provenance change; older records read as missing.
+        "stop_reason": record.get("stop_reason"),
+        "implementation": provenance.get("implementation"),
+        "device": provenance.get("device"),
         "data_hash": provenance["data_hash"],
         "git_commit": provenance.get("git_commit"),
     }
@@ -220,7 +227,7 @@ def _epoch_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _consistency_problems(trials: pd.DataFrame, sources: list[Path]) -> list[str]:
-    """Problems that need all files at once: duplicate addresses, mixed metrics within a task."""
+    """Problems that need all files at once: duplicate addresses, mixed metrics or data."""
     problems: list[str] = []
     addresses = trials[["task", "variant", "index"]].assign(source=[str(p) for p in sources])
     for (task, variant, index), group in addresses.groupby(["task", "variant", "index"]):
@@ -234,6 +241,12 @@ def _consistency_problems(trials: pd.DataFrame, sources: list[Path]) -> list[str
             problems.append(
                 f"task {task}: trials report different metrics ({', '.join(sorted(set(metrics)))})"
             )
+    # Trials of one task trained on different prepared data are not comparable (e.g. after the
+    # data was re-prepared and only some trials were rerun).
+    for task, hashes in trials.groupby("task")["data_hash"]:
+        if hashes.nunique() > 1:
+            counts = ", ".join(f"{h[:12]}… ({n} trials)" for h, n in hashes.value_counts().items())
+            problems.append(f"task {task}: trials were trained on different data: {counts}")
     return problems
 
 
@@ -325,7 +338,17 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a table written by `write_table`, restoring the types that TSV loses."""
-    text_columns = ("task", "variant", "status", "metric", "data_hash", "git_commit")
+    text_columns = (
+        "task",
+        "variant",
+        "status",
+        "metric",
+        "stop_reason",
+        "implementation",
+        "device",
+        "data_hash",
+        "git_commit",
+    )
     table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(text_columns, str))
     if "diverged" in table.columns and table["diverged"].dtype != bool:
         table["diverged"] = table["diverged"].astype(str) == "True"

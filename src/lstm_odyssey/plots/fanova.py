@@ -18,13 +18,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from lstm_odyssey.analysis.fanova import FanovaResult
+from lstm_odyssey.analysis.fanova import HIGHER_ORDER, FanovaResult
 from lstm_odyssey.io import atomic_savefig
+from lstm_odyssey.plots.comparison import variant_colour
 from lstm_odyssey.search.space import SearchDimension
 
 PRIMARY_VARIANT = "V"
 INTERACTIONS = "pairwise interactions"
-HIGHER_ORDER = "higher order"
 
 
 def axis_values(dimension: SearchDimension, search_grid: np.ndarray) -> np.ndarray:
@@ -60,8 +60,8 @@ def style_axis(ax: Axes, dimension: SearchDimension, which: str = "x") -> None:
 
 
 def _variant_colors(names: Sequence[str]) -> dict[str, str]:
-    palette = [f"C{i}" for i in range(10)]
-    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    """The same colour per variant as in the comparison figures."""
+    return {name: variant_colour(name) for name in names}
 
 
 def _ordered(results: Mapping[str, FanovaResult], primary: str) -> list[str]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import importlib.metadata
 import json
 import logging
 import math
 import os
+import platform
 import socket
 import subprocess
 import time
@@ -90,6 +92,44 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None
+
+
+def implementation_used(requested: str, device: torch.device) -> str:
+    """The LSTM implementation a trial will really run, building the fused kernel if needed.
+
+    Called before the first epoch, so a first build (or waiting on another job's build) never
+    counts as training time; and recorded, since `auto` silently falls back to the reference.
+    """
+    if requested == "reference":
+        return "reference"
+    from lstm_odyssey.models.fast_lstm import fast_available
+
+    if device.type == "cpu" and fast_available():
+        return "fast"
+    return "reference"
+
+
+def git_dirty() -> bool | None:
+    """Whether the project's checkout has uncommitted changes (None if unknown)."""
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(result.stdout.strip())
+
+
+def _version_of(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def evaluate(
@@ -173,6 +213,7 @@ def run_trial(
         float(hyperparameters["learning_rate"]),
         float(hyperparameters["momentum"]),
     )
+    implementation = implementation_used(settings.implementation, device)
     input_noise = float(hyperparameters["input_noise"])
     shuffler = np.random.default_rng(address.seed)
     noise_generator = torch.Generator(device=device).manual_seed(address.seed)
@@ -261,6 +302,12 @@ def run_trial(
                 },
             )
 
+    if status == "diverged":
+        stop_reason = "diverged"
+    elif stopper.should_stop:
+        stop_reason = "early_stopping"
+    else:
+        stop_reason = "max_epochs"
     test_metric = None
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -278,6 +325,7 @@ def run_trial(
         "settings": asdict(settings),
         "parameter_count": sum(p.numel() for p in model.parameters()),
         "status": status,
+        "stop_reason": stop_reason,
         "epochs": epochs,
         "best_valid_epoch": stopper.best_valid_epoch,
         "best_valid_metric": stopper.best_valid_metric if best_state is not None else None,
@@ -287,9 +335,13 @@ def run_trial(
             "host": socket.gethostname(),
             "threads": threads,
             "device": str(device),
+            "implementation": implementation,
             "git_commit": git_commit(),
+            "git_dirty": git_dirty(),
+            "python": platform.python_version(),
             "torch": torch.__version__,
             "numpy": np.__version__,
+            "configspace": _version_of("ConfigSpace"),
             "data_hash": data_hash,
             "data_source": metadata.get("source"),
             "started": started.isoformat(),
