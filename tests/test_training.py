@@ -214,6 +214,7 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch)
             HYPERPARAMETERS,
             settings,
             checkpoint_path=checkpoint,
+            checkpoint_interval_s=0,
         )
     assert checkpoint.exists() and not (tmp_path / "r.json").exists()
     monkeypatch.setattr(trial_module, "save_checkpoint", real_save)
@@ -247,3 +248,31 @@ def test_unknown_hyperparameter_is_an_error(tmp_path):
             dict(HYPERPARAMETERS, dropout=0.5),
             TrialSettings(),
         )
+
+
+def test_checkpoints_are_throttled_to_the_interval(tmp_path, monkeypatch):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    saves = []
+    monkeypatch.setattr(trial_module, "save_checkpoint", lambda path, state: saves.append(path))
+    settings = TrialSettings(max_epochs=3, patience=10)
+    checkpoint = tmp_path / "t.json.ckpt"
+    run_trial(
+        data,
+        tmp_path / "t.json",
+        ADDRESS,
+        HYPERPARAMETERS,
+        settings,
+        checkpoint_path=checkpoint,
+        checkpoint_interval_s=3600,
+    )
+    assert saves == []  # three sub-second epochs: none due
+    run_trial(
+        data,
+        tmp_path / "u.json",
+        ADDRESS,
+        HYPERPARAMETERS,
+        settings,
+        checkpoint_path=checkpoint,
+        checkpoint_interval_s=0,
+    )
+    assert len(saves) == 3

@@ -173,10 +173,12 @@ def run_trial(
     settings: TrialSettings,
     threads: int = 1,
     checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_interval_s: float = 60.0,
 ) -> dict[str, Any]:
     """Train one trial and write its JSON record atomically to `result_path`.
 
-    With `checkpoint_path`, the state after every epoch is saved there and a run that finds a
+    With `checkpoint_path`, the state after an epoch is saved there (at most every
+    `checkpoint_interval_s` seconds, to spare shared file systems) and a run that finds a
     matching checkpoint resumes from it; the checkpoint is removed once the result is written.
     """
     unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
@@ -189,12 +191,21 @@ def run_trial(
     metadata = prepared.metadata
     task_kind = metadata["task_kind"]
     objective = objective_for(task_kind)
-    train = split_examples(prepared.splits["train"], task_kind)
-    valid_batches = evaluation_batches(
-        split_examples(prepared.splits["valid"], task_kind), task_kind, settings.eval_batch_size
-    )
-    test_batches = evaluation_batches(
-        split_examples(prepared.splits["test"], task_kind), task_kind, settings.eval_batch_size
+    # Everything goes to the device once, not every epoch or step.
+    train = [
+        SequenceExample(e.inputs.to(device), e.targets.to(device))
+        for e in split_examples(prepared.splits["train"], task_kind)
+    ]
+    valid_batches, test_batches = (
+        [
+            batch.to(device)
+            for batch in evaluation_batches(
+                split_examples(prepared.splits[split], task_kind),
+                task_kind,
+                settings.eval_batch_size,
+            )
+        ]
+        for split in ("valid", "test")
     )
 
     torch.manual_seed(address.seed)
@@ -238,6 +249,7 @@ def run_trial(
             first_epoch = len(epochs) + 1
             log.info("resuming %s from checkpoint after epoch %d", address, len(epochs))
 
+    last_checkpoint = time.monotonic()
     for epoch in range(first_epoch, settings.max_epochs + 1):
         if stopper.should_stop:
             break
@@ -246,7 +258,7 @@ def run_trial(
         loss_sum, frames = 0.0, 0
         for i in shuffler.permutation(len(train)):
             example = train[i]
-            inputs = example.inputs.to(device)
+            inputs = example.inputs
             if input_noise > 0.0:
                 noise = torch.randn(inputs.shape, generator=noise_generator, device=device)
                 inputs = inputs + input_noise * noise
@@ -287,7 +299,11 @@ def run_trial(
             seconds,
             " *" if stopper.best_valid_epoch == epoch else "",
         )
-        if checkpoint_path is not None:
+        if (
+            checkpoint_path is not None
+            and time.monotonic() - last_checkpoint >= checkpoint_interval_s
+        ):
+            last_checkpoint = time.monotonic()
             save_checkpoint(
                 checkpoint_path,
                 {
