@@ -16,7 +16,7 @@ from lstm_odyssey.analysis.fanova import (
     tree_partition,
     write_importance_table,
 )
-from lstm_odyssey.search.space import SearchDimension
+from lstm_odyssey.search.space import SearchDimension, search_dimensions
 
 FAST_FOREST = ForestSettings(n_trees=64, min_samples_leaf=3, seed=0)
 
@@ -298,3 +298,17 @@ def test_fanova_figures_are_written_for_numeric_and_categorical_dimensions(tmp_p
     for path in paths:
         assert path.stat().st_size > 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["marginals.png", "pairs.png", "pies.png"]
+
+
+def test_out_of_bag_r2_reports_how_well_the_forest_fits() -> None:
+    """A noiseless smooth function is predicted well; pure noise is not (R² near or below 0)."""
+    dimensions = search_dimensions(
+        {name: {"distribution": "uniform", "low": 0.0, "high": 1.0} for name in ("a", "b")}
+    )
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"a": rng.random(400), "b": rng.random(400)})
+    settings = ForestSettings(n_trees=32, min_samples_leaf=1)
+    table["smooth"] = np.sin(3 * table["a"]) + table["b"]
+    table["noise"] = rng.normal(size=400)
+    assert fanova_importance(table, dimensions, "smooth", settings).out_of_bag_r2 > 0.95
+    assert fanova_importance(table, dimensions, "noise", settings).out_of_bag_r2 < 0.1

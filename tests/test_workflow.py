@@ -95,6 +95,7 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     importance = pd.read_csv(directory / "results" / "jsb" / "fanova_importance.tsv", sep="\t")
     assert set(importance["trials"]) == {"all variants", "V", "NP", "CIFG"}
     assert set(importance["metric"]) == {"test_metric", "train_seconds"}
+    assert "forest_out_of_bag_r2" in importance.columns
     # Even three trials per variant give split trees, so vanilla's fractions exist and sum to 1.
     vanilla = importance[(importance["trials"] == "V") & (importance["metric"] == "test_metric")]
     assert vanilla["fraction_mean"].notna().all()

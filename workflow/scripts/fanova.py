@@ -44,6 +44,7 @@ with job_logging(snakemake.log[0]):
             table = result.importance_table()
             table.insert(0, "metric", result.metric)
             table.insert(0, "trials", subset)
+            table["forest_out_of_bag_r2"] = result.out_of_bag_r2
             tables.append(table)
     atomic_write_tsv(pd.concat(tables, ignore_index=True), snakemake.output.importance)
     plot_marginals(

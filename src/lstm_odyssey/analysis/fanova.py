@@ -17,6 +17,7 @@ difference array and a cumulative sum. Pairs use the same trick in two dimension
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +248,9 @@ class FanovaResult:
     total_variances: np.ndarray
     n_skipped_trees: int
     trees: tuple[TreePartition, ...]
+    # How well the forest predicts trials it did not see (R², out-of-bag); NaN when unknown
+    # (no bootstrap, or too few trials). A poor fit makes every fraction here doubtful.
+    out_of_bag_r2: float = float("nan")
 
     @property
     def names(self) -> list[str]:
@@ -349,7 +353,11 @@ def fit_forest(x: np.ndarray, y: np.ndarray, settings: ForestSettings) -> Random
         random_state=settings.seed,
         n_jobs=1,
     )
-    return forest.fit(x, y)
+    with warnings.catch_warnings():
+        # Small studies leave some trials in every bag; sklearn warns and the R² stays rough.
+        warnings.simplefilter("ignore", UserWarning)
+        forest.set_params(oob_score=settings.bootstrap and len(y) >= 5)
+        return forest.fit(x, y)
 
 
 def decompose_forest(
@@ -384,6 +392,7 @@ def decompose_forest(
         total_variances=np.asarray(totals, dtype=float),
         n_skipped_trees=skipped,
         trees=trees,
+        out_of_bag_r2=float(getattr(forest, "oob_score_", float("nan"))),
     )
 
 
