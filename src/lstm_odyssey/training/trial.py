@@ -76,13 +76,11 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def git_commit() -> str | None:
-    """The project's commit, from $LSTM_ODYSSEY_GIT_COMMIT or `git rev-parse` (None if unknown)."""
-    if os.environ.get("LSTM_ODYSSEY_GIT_COMMIT"):
-        return os.environ["LSTM_ODYSSEY_GIT_COMMIT"]
+def _git_output(*arguments: str) -> str | None:
+    """stdout of a git command run in the package's checkout; None outside one."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *arguments],
             cwd=Path(__file__).resolve().parent,
             capture_output=True,
             text=True,
@@ -91,7 +89,20 @@ def git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None
+    return result.stdout.strip()
+
+
+def git_commit() -> str | None:
+    """The project's commit, from $LSTM_ODYSSEY_GIT_COMMIT or `git rev-parse` (None if unknown)."""
+    if os.environ.get("LSTM_ODYSSEY_GIT_COMMIT"):
+        return os.environ["LSTM_ODYSSEY_GIT_COMMIT"]
+    return _git_output("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the project's checkout has uncommitted changes (None if unknown)."""
+    status = _git_output("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def implementation_used(requested: str, device: torch.device) -> str:
@@ -107,22 +118,6 @@ def implementation_used(requested: str, device: torch.device) -> str:
     if device.type == "cpu" and fast_available():
         return "fast"
     return "reference"
-
-
-def git_dirty() -> bool | None:
-    """Whether the project's checkout has uncommitted changes (None if unknown)."""
-    try:
-        result = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(result.stdout.strip())
 
 
 def _version_of(package: str) -> str | None:
