@@ -68,6 +68,8 @@ _RESULT_COLUMNS = [
     "git_commit",
 ]
 TRIAL_COLUMNS: tuple[str, ...] = tuple(_ADDRESS_COLUMNS + _RESULT_COLUMNS)
+# Read back as text even where they look numeric (a hex commit such as "0123456").
+_TEXT_COLUMNS = ("task", "variant", "status", *_RESULT_COLUMNS[_RESULT_COLUMNS.index("metric") :])
 """Fixed columns of the trials table; the hyperparameter columns sit between the two groups."""
 
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -338,18 +340,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a table written by `write_table`, restoring the types that TSV loses."""
-    text_columns = (
-        "task",
-        "variant",
-        "status",
-        "metric",
-        "stop_reason",
-        "implementation",
-        "device",
-        "data_hash",
-        "git_commit",
-    )
-    table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(text_columns, str))
+    table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(_TEXT_COLUMNS, str))
     if "diverged" in table.columns and table["diverged"].dtype != bool:
         table["diverged"] = table["diverged"].astype(str) == "True"
     return table
