@@ -20,6 +20,7 @@ from lstm_odyssey.analysis.table import (
     variant_order,
     write_table,
 )
+from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION, LOSS_CONVENTION
 
 
 def trial_record(
@@ -40,6 +41,7 @@ def trial_record(
         "task_kind": "next_step",
         "metric": "nll",
         "hyperparameters": {"hidden_size": 57, "learning_rate": 0.001, "momentum": 0.9},
+        "settings": {"max_epochs": 2, "loss_convention": LOSS_CONVENTION},
         "parameter_count": 12345,
         "status": status,
         "stop_reason": "diverged" if status == "diverged" else "early_stopping",
@@ -255,3 +257,22 @@ def test_trials_of_one_task_on_different_data_are_refused(tmp_path: Path) -> Non
         paths.append(path)
     with pytest.raises(ValueError, match="trained on different data"):
         collect_trials(paths)
+
+
+def test_trials_of_one_task_under_different_loss_conventions_are_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    """A record from before the convention was recorded has none; it reads as the legacy one."""
+    legacy = trial_record(index=2)
+    del legacy["settings"]
+    paths = write_trials(tmp_path, [trial_record(index=0), trial_record(index=1), legacy])
+    with pytest.raises(ValueError, match="different loss conventions") as error:
+        collect_trials(paths)
+    assert str(paths[2]) in str(error.value)
+    assert str(paths[0]) not in str(error.value)
+    assert LEGACY_LOSS_CONVENTION in str(error.value)
+
+
+def test_the_loss_convention_is_a_column(tmp_path: Path) -> None:
+    trials, _ = collect_trials(write_trials(tmp_path, [trial_record(index=0)]))
+    assert trials.loc[0, "loss_convention"] == LOSS_CONVENTION

@@ -77,8 +77,9 @@ def test_next_step_nll_per_time_step_matches_numpy():
     mask = np.arange(4)[:, None] < lengths[None, :]
     assert denominator == 6
     assert numerator == pytest.approx(per_step[mask].sum(), rel=1e-9)
+    # The training loss: summed over each sequence's steps, averaged over the 2 sequences.
     loss = NextStepObjective().loss(torch.tensor(logits), batch)
-    assert float(loss) == pytest.approx(per_step[mask].sum() / 6, rel=1e-9)
+    assert float(loss) == pytest.approx(per_step[mask].sum() / 2, rel=1e-9)
 
 
 def test_frame_error_counts_wrong_frames_only_within_lengths():

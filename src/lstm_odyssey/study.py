@@ -15,6 +15,7 @@ import yaml
 
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
+from lstm_odyssey.training.conventions import LOSS_CONVENTION
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -94,6 +95,8 @@ def trial_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
         "layers": int(network["layers"]),
         "implementation": config["implementation"],
         "device": config["device"],
+        # A fact of the code, not the config: a new convention reruns every trial.
+        "loss_convention": LOSS_CONVENTION,
     }
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lstm_odyssey.io import atomic_write_tsv
+from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION
 
 __all__ = [
     "EPOCH_COLUMNS",
@@ -61,6 +62,7 @@ _RESULT_COLUMNS = [
     "train_seconds",
     "seconds_per_epoch",
     "metric",
+    "loss_convention",
     "stop_reason",
     "implementation",
     "device",
@@ -210,6 +212,10 @@ def _trial_row(record: Mapping[str, Any]) -> dict[str, Any]:
         # Wall time per epoch including evaluation: what a reader needs to budget a rerun.
         "seconds_per_epoch": float(record["train_seconds"]) / epochs_run if epochs_run else np.nan,
         "metric": record["metric"],
+        # Recorded in the settings since version 0.2; older records used the per-frame mean.
+        "loss_convention": (record.get("settings") or {}).get(
+            "loss_convention", LEGACY_LOSS_CONVENTION
+        ),
         # Recorded since the provenance change; older records read as missing.
         "stop_reason": record.get("stop_reason"),
         "implementation": provenance.get("implementation"),
@@ -242,6 +248,19 @@ def _consistency_problems(trials: pd.DataFrame, sources: list[Path]) -> list[str
         if metrics.nunique() > 1:
             problems.append(
                 f"task {task}: trials report different metrics ({', '.join(sorted(set(metrics)))})"
+            )
+    # A loss convention sets the scale of the learning-rate axis: trials trained under different
+    # ones are not comparable. Name the trials outside the majority so they can be rerun.
+    for task, group in addresses.assign(
+        convention=trials["loss_convention"].to_numpy(), task=trials["task"].to_numpy()
+    ).groupby("task"):
+        counts = group["convention"].value_counts()
+        if len(counts) > 1:
+            minority = group[group["convention"] != counts.index[0]]
+            problems.append(
+                f"task {task}: trials were trained with different loss conventions "
+                f"({', '.join(f'{c}: {n} trials' for c, n in counts.items())}); "
+                "retrain or remove these: " + ", ".join(minority["source"])
             )
     # Trials of one task trained on different prepared data are not comparable (e.g. after the
     # data was re-prepared and only some trials were rerun).

@@ -1,5 +1,13 @@
 """Losses and evaluation metrics per task kind (lower is better for every metric).
 
+Training losses follow the convention of the paper's framework (IDSIA's Brainstorm, whose loss
+layer sums over all time steps and divides by the batch size): a sequence's loss is the *sum* of
+its per-step losses, and a batch's loss is the mean over its sequences. The paper's learning-rate
+range (log-uniform in [1e-6, 1e-2]) is calibrated for that scale; a per-frame mean would shift the
+whole learning-rate axis by the sequence length. Evaluation metrics are normalised per step /
+frame / character for reporting only. The convention's name (`LOSS_CONVENTION`) is recorded
+in every trial's settings.
+
 - `next_step` (JSB Chorales): independent sigmoid per key; the metric is the negative
   log-likelihood per time step, summed over the 88 keys and averaged over all time steps.
 - `framewise` (TIMIT): softmax over classes; the metric is the frame error (fraction of frames
@@ -14,6 +22,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from lstm_odyssey.training.conventions import LOSS_CONVENTION
+
+__all__ = ["LOSS_CONVENTION", "Batch", "Objective", "objective_for"]
 
 
 @dataclass
@@ -49,7 +61,7 @@ class Objective:
     metric_name: str = ""
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """The loss minimised by SGD, per frame (or per sequence for CTC)."""
+        """The loss minimised by SGD: summed over each sequence's steps, averaged over sequences."""
         raise NotImplementedError
 
     def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
@@ -66,7 +78,7 @@ class NextStepObjective(Objective):
         return per_key.sum(dim=-1) * batch.frame_mask
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return self._nll_per_step(logits, batch).sum() / batch.lengths.sum()
+        return self._nll_per_step(logits, batch).sum() / len(batch.lengths)
 
     def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
         return float(self._nll_per_step(logits, batch).sum()), float(batch.lengths.sum())
@@ -78,7 +90,8 @@ class FramewiseObjective(Objective):
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert isinstance(batch.targets, torch.Tensor)
         mask = batch.frame_mask
-        return F.cross_entropy(logits[mask], batch.targets[mask])
+        summed = F.cross_entropy(logits[mask], batch.targets[mask], reduction="sum")
+        return summed / len(batch.lengths)
 
     def metric_terms(self, logits: torch.Tensor, batch: Batch) -> tuple[float, float]:
         assert isinstance(batch.targets, torch.Tensor)

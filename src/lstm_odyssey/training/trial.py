@@ -33,6 +33,7 @@ from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
+from lstm_odyssey.training.conventions import LOSS_CONVENTION
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective, objective_for
 from lstm_odyssey.training.optim import make_optimizer
@@ -54,6 +55,8 @@ class TrialSettings:
     eval_batch_size: int = 32
     implementation: str = "reference"
     device: str = "cpu"
+    # Not configurable: recorded so results trained under another convention are never mixed.
+    loss_convention: str = LOSS_CONVENTION
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,11 @@ def run_trial(
     unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
     if unknown:
         raise ValueError(f"unknown hyperparameters {unknown}; known: {KNOWN_HYPERPARAMETERS}")
+    if settings.loss_convention != LOSS_CONVENTION:
+        raise ValueError(
+            f"loss convention {settings.loss_convention!r} is not supported; this version "
+            f"trains with {LOSS_CONVENTION!r}"
+        )
     torch.set_num_threads(threads)
     started = dt.datetime.now(dt.UTC)
     device = resolve_device(settings.device)
@@ -265,7 +273,7 @@ def run_trial(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(example.inputs)
+            loss_sum += loss.item()  # the sequence's summed loss
             frames += len(example.inputs)
         if status == "ok":
             valid_metric = evaluate(model, valid_batches, objective, device)
@@ -278,6 +286,7 @@ def run_trial(
         epochs.append(
             {
                 "epoch": epoch,
+                # Per frame, so epochs and tasks read on one scale (the loss itself is a sum).
                 "train_loss": loss_sum / max(frames, 1),
                 "valid_metric": valid_metric,
                 "seconds": seconds,

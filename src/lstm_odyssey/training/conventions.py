@@ -1,0 +1,15 @@
+"""The training loss's normalisation, stated once.
+
+Torch-free on purpose: the Snakefile (every trial's settings, so a change reruns the trials) and
+the results tables (which refuse to mix conventions) read it without importing the trainer.
+"""
+
+LOSS_CONVENTION = "sum_over_steps_mean_over_sequences"
+"""A sequence's loss is the sum of its per-step losses; a batch's is the mean over sequences.
+
+The convention of the paper's framework (Brainstorm's loss layer sums over time and divides by the
+batch size); the paper's learning-rate range [1e-6, 1e-2] is calibrated for it.
+"""
+
+LEGACY_LOSS_CONVENTION = "mean_over_frames"
+"""What trial records without a recorded convention were trained with (before version 0.2)."""
