@@ -7,6 +7,10 @@ averaged over frames instead, the gradients would differ by the factor T.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -94,3 +98,27 @@ def test_a_batch_loss_is_the_mean_of_its_sequences_summed_losses(objective, targ
         for b, n in enumerate(lengths.tolist())
     ]
     assert float(together) == pytest.approx((float(alone[0]) + float(alone[1])) / 2, rel=1e-12)
+
+
+SHARED_JSB_JSON = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jsb-chorales-quarter.json"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_JSB_JSON.exists(), reason=f"{SHARED_JSB_JSON} not present")
+def test_jsb_reference_benchmark_learns_on_the_boulanger_split(capsys, monkeypatch):
+    """Two epochs at H = 20: both models print a curve and learn well below the ~60 of chance."""
+    spec = importlib.util.spec_from_file_location(
+        "jsb_reference", Path(__file__).resolve().parents[1] / "benchmarks" / "jsb_reference.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up
+    spec.loader.exec_module(module)
+    assert module.main([str(SHARED_JSB_JSON), "--epochs", "2", "--hidden", "20"]) == 0
+    output = capsys.readouterr().out
+    assert "CPU:" in output and "229/76/77 chorales" in output
+    last_epoch = next(line for line in output.splitlines() if line.strip().startswith("2 |"))
+    numbers = [float(x) for x in last_epoch.replace("|", " ").split()[1:]]
+    ours_test, anchor_test = numbers[1], numbers[4]
+    assert ours_test < 12.0 and anchor_test < 12.0
