@@ -34,13 +34,14 @@ from lstm_odyssey.data.jsb import prepare_jsb
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.models import fast_lstm
 from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.tasks import NEXT_STEP
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
 from lstm_odyssey.training.conventions import LOSS_CONVENTION
 from lstm_odyssey.training.objectives import Batch, NextStepObjective
 from lstm_odyssey.training.optim import make_optimizer
 from lstm_odyssey.training.trial import evaluate
 
-KIND = "next_step"
+KIND = NEXT_STEP
 
 
 def cpu_model() -> str:

@@ -48,7 +48,7 @@ def _ctc_data() -> PreparedData:
     def split(seed: int) -> SplitData:
         rng = np.random.default_rng(seed)
         inputs = [rng.normal(size=(n, 2)) for n in (6, 4)]
-        labels = [rng.integers(0, 4, size=n) for n in (3, 1)]
+        labels = [rng.integers(1, 4, size=n) for n in (3, 1)]  # 0 is the blank
         return SplitData.from_sequences(inputs, labels, label_sequences=True)
 
     return PreparedData(
@@ -217,3 +217,25 @@ def test_failed_rewrite_keeps_the_previous_file(tmp_path, monkeypatch):
         write_prepared(path, _ctc_data())
     assert read_prepared(path).content_hash == before.content_hash
     assert [p.name for p in tmp_path.iterdir()] == ["task.h5"]
+
+
+def test_a_ctc_label_that_is_the_blank_is_refused_naming_the_dataset(tmp_path):
+    path = tmp_path / "ctc.h5"
+    write_prepared(path, _ctc_data())
+    with h5py.File(path, "r+") as h5:
+        labels = h5["valid/targets"][()]
+        labels[0] = 0
+        del h5["valid/targets"]
+        h5["valid/targets"] = labels
+    with pytest.raises(CorpusError, match=r"valid/targets holds ids 0\.\..*outside 1\.\.3"):
+        read_prepared(path)
+
+
+def test_next_step_targets_must_be_multi_label(tmp_path):
+    prepared = _ctc_data()
+    path = tmp_path / "wrong.h5"
+    write_prepared(
+        path, PreparedData(prepared.splits, {**prepared.metadata, "task_kind": "next_step"})
+    )
+    with pytest.raises(CorpusError, match="expected float32 .* for a next_step task"):
+        read_prepared(path)

@@ -65,3 +65,9 @@ def test_unreadable_config_names_the_file(tmp_path):
     path.write_text("study_seed: [1\n")
     with pytest.raises(ConfigError, match="broken.yaml"):
         load_config(path)
+
+
+def test_a_bidirectional_next_step_task_is_a_config_error(default_config):
+    default_config["tasks"]["jsb"]["network"]["bidirectional"] = True
+    with pytest.raises(ConfigError, match=r"tasks\.jsb\.network\.bidirectional.*next_step"):
+        validate_config(default_config, "my.yaml")

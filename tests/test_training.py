@@ -86,7 +86,7 @@ def test_frame_error_counts_wrong_frames_only_within_lengths():
     logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0]], [[0.0, 3.0], [5.0, 0.0]]])  # (T=2, B=2, K=2)
     targets = torch.tensor([[0, 0], [0, 1]])
     batch = Batch(torch.zeros(2, 2, 1), torch.tensor([2, 1]), targets)
-    assert FramewiseObjective().metric_terms(logits, batch) == (2.0, 3.0)
+    assert FramewiseObjective().metric_terms(logits, batch) == (200.0, 3.0)  # 2 of 3 frames, in %
 
 
 def test_edit_distance_and_best_path_decoding():
@@ -106,8 +106,8 @@ def test_ctc_character_error_rate():
     batch = Batch(
         torch.zeros(4, 2, 1), torch.tensor([4, 3]), [torch.tensor([1, 2]), torch.tensor([2, 2])]
     )
-    # sequence 0 decodes [1, 2] (0 errors); sequence 1 decodes [2] (1 deletion) -> 1 / 4
-    assert CtcObjective().metric_terms(logits, batch) == (1.0, 4.0)
+    # sequence 0 decodes [1, 2] (0 errors); sequence 1 decodes [2] (1 deletion) -> 100 * 1 / 4
+    assert CtcObjective().metric_terms(logits, batch) == (100.0, 4.0)
     assert torch.isfinite(CtcObjective().loss(logits.log_softmax(-1), batch))
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
+from lstm_odyssey.tasks import KIND_OF_TASK
 from lstm_odyssey.training.conventions import LOSS_CONVENTION
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -61,6 +62,12 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
             f"variants {config['variants']}"
         )
     for task, task_config in config["tasks"].items():
+        kind = KIND_OF_TASK[task]
+        if task_config["network"]["bidirectional"] and not kind.bidirectional_allowed:
+            raise ConfigError(
+                f"{source}: tasks.{task}.network.bidirectional is true, but {task} is a "
+                f"{kind.name} task: a backward layer would see the step it predicts"
+            )
         try:
             search_dimensions(task_config["search"])  # ranges the schema cannot check
         except ValueError as error:

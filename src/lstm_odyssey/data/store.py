@@ -32,9 +32,9 @@ import numpy as np
 
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.io import atomic_path
+from lstm_odyssey.tasks import TASK_KINDS, task_kind
 
 SPLIT_NAMES = ("train", "valid", "test")
-TASK_KINDS = ("framewise", "ctc", "next_step")
 REQUIRED_ATTRIBUTES = ("task_kind", "source", "input_size", "n_classes", "normalisation")
 # Written by write_prepared itself, never taken from the caller's metadata.
 DERIVED_ATTRIBUTES = ("split_sizes", "content_hash")
@@ -189,7 +189,7 @@ def _check_before_write(prepared: PreparedData) -> None:
     if missing:
         raise ValueError(f"prepared data lacks metadata {missing}")
     if prepared.task_kind not in TASK_KINDS:
-        raise ValueError(f"task_kind {prepared.task_kind!r} is not one of {TASK_KINDS}")
+        raise ValueError(f"task_kind {prepared.task_kind!r} is not one of {sorted(TASK_KINDS)}")
     if set(prepared.splits) != set(SPLIT_NAMES):
         raise ValueError(f"splits must be exactly {SPLIT_NAMES}, got {sorted(prepared.splits)}")
 
@@ -296,7 +296,9 @@ def _read_metadata(path: str | os.PathLike[str], h5: h5py.File) -> dict[str, Any
             raise CorpusError(path, f"missing file attribute {key!r}")
     if metadata["task_kind"] not in TASK_KINDS:
         raise CorpusError(
-            path, f"file attribute task_kind is {metadata['task_kind']!r}, not one of {TASK_KINDS}"
+            path,
+            f"file attribute task_kind is {metadata['task_kind']!r}, "
+            f"not one of {sorted(TASK_KINDS)}",
         )
     try:
         metadata["split_sizes"] = json.loads(metadata["split_sizes"])
@@ -323,7 +325,7 @@ def _read_split(
     where = f"{split_name}/"
     arrays: dict[str, np.ndarray] = {}
     needed = ["inputs", "targets", "offsets"]
-    if metadata["task_kind"] == "ctc":
+    if task_kind(metadata["task_kind"]).label_sequences:
         needed.append("target_offsets")
     for name in needed:
         if name not in group:
@@ -386,22 +388,28 @@ def _checked_offsets(
 def _check_targets(
     path: str | os.PathLike[str], name: str, targets: np.ndarray, metadata: Mapping[str, Any]
 ) -> None:
+    """Targets in the layout of the file's task kind, ids within the classes."""
     n_classes = metadata["n_classes"]
-    if targets.ndim == 2:
-        if targets.dtype != np.float32 or targets.shape[1] != n_classes:
+    kind = task_kind(metadata["task_kind"])
+    if kind.target_layout == "multi_label":
+        if targets.dtype != np.float32 or targets.ndim != 2 or targets.shape[1] != n_classes:
             raise CorpusError(
                 path,
                 f"dataset {name} is {targets.dtype} {targets.shape}, "
-                f"expected float32 (frames, {n_classes})",
+                f"expected float32 (frames, {n_classes}) for a {kind.name} task",
             )
         return
     if targets.ndim != 1 or targets.dtype != np.int64:
         raise CorpusError(
-            path, f"dataset {name} is {targets.dtype} {targets.shape}, expected int64 (n,)"
+            path,
+            f"dataset {name} is {targets.dtype} {targets.shape}, "
+            f"expected int64 (n,) for a {kind.name} task",
         )
-    if len(targets) and (targets.min() < 0 or targets.max() >= n_classes):
+    # CTC labels never use id 0: it is the blank.
+    lowest = 1 if kind.label_sequences else 0
+    if len(targets) and (targets.min() < lowest or targets.max() >= n_classes):
         raise CorpusError(
             path,
             f"dataset {name} holds ids {targets.min()}..{targets.max()}, "
-            f"outside 0..{n_classes - 1}",
+            f"outside {lowest}..{n_classes - 1}",
         )

@@ -10,10 +10,11 @@ in every trial's settings.
 
 - `next_step` (JSB Chorales): independent sigmoid per key; the metric is the negative
   log-likelihood per time step, summed over the 88 keys and averaged over all time steps.
-- `framewise` (TIMIT): softmax over classes; the metric is the frame error (fraction of frames
-  classified wrongly).
+- `framewise` (TIMIT): softmax over classes; the metric is the frame error in % (frames
+  classified wrongly, over all frames of the split).
 - `ctc` (IAM-OnDB): connectionist temporal classification with the blank at index 0; the metric
-  is the character error rate of best-path decoding (edit distance / reference length).
+  is the character error rate in % of best-path decoding (total edit distance over total
+  reference characters of the split; edit distances from rapidfuzz).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from rapidfuzz.distance import Levenshtein
 
+from lstm_odyssey.tasks import TaskKind
 from lstm_odyssey.training.conventions import LOSS_CONVENTION
 
-__all__ = ["LOSS_CONVENTION", "Batch", "Objective", "objective_for"]
+__all__ = ["LOSS_CONVENTION", "Batch", "Objective", "objective_of"]
 
 
 @dataclass
@@ -56,9 +59,7 @@ class Batch:
 
 
 class Objective:
-    """Training loss and evaluation metric of one task kind."""
-
-    metric_name: str = ""
+    """Training loss and evaluation metric of one task kind (its name: `TaskKind.metric_name`)."""
 
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         """The loss minimised by SGD: summed over each sequence's steps, averaged over sequences."""
@@ -70,8 +71,6 @@ class Objective:
 
 
 class NextStepObjective(Objective):
-    metric_name = "nll"
-
     def _nll_per_step(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert isinstance(batch.targets, torch.Tensor)
         per_key = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none")
@@ -85,8 +84,6 @@ class NextStepObjective(Objective):
 
 
 class FramewiseObjective(Objective):
-    metric_name = "frame_error"
-
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert isinstance(batch.targets, torch.Tensor)
         mask = batch.frame_mask
@@ -97,18 +94,12 @@ class FramewiseObjective(Objective):
         assert isinstance(batch.targets, torch.Tensor)
         mask = batch.frame_mask
         wrong = (logits.argmax(dim=-1) != batch.targets) & mask
-        return float(wrong.sum()), float(mask.sum())
+        return 100.0 * float(wrong.sum()), float(mask.sum())
 
 
 def edit_distance(hypothesis: list[int], reference: list[int]) -> int:
-    """Levenshtein distance (substitutions, insertions, deletions all cost 1)."""
-    previous = list(range(len(reference) + 1))
-    for i, h in enumerate(hypothesis, start=1):
-        current = [i] + [0] * len(reference)
-        for j, r in enumerate(reference, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (h != r))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1), by rapidfuzz."""
+    return int(Levenshtein.distance(hypothesis, reference))
 
 
 def best_path_decode(logits: torch.Tensor, length: int, blank: int = 0) -> list[int]:
@@ -123,8 +114,6 @@ def best_path_decode(logits: torch.Tensor, length: int, blank: int = 0) -> list[
 
 
 class CtcObjective(Objective):
-    metric_name = "character_error_rate"
-
     def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         assert isinstance(batch.targets, list)
         log_probs = F.log_softmax(logits, dim=-1)
@@ -147,7 +136,7 @@ class CtcObjective(Objective):
             hypothesis = best_path_decode(logits[:, b], int(batch.lengths[b]))
             errors += edit_distance(hypothesis, reference.tolist())
             total += len(reference)
-        return float(errors), float(total)
+        return 100.0 * float(errors), float(total)
 
 
 OBJECTIVES: dict[str, type[Objective]] = {
@@ -157,8 +146,6 @@ OBJECTIVES: dict[str, type[Objective]] = {
 }
 
 
-def objective_for(task_kind: str) -> Objective:
-    """The objective of a prepared data set's `task_kind` attribute."""
-    if task_kind not in OBJECTIVES:
-        raise ValueError(f"unknown task kind {task_kind!r}; expected one of {sorted(OBJECTIVES)}")
-    return OBJECTIVES[task_kind]()
+def objective_of(kind: TaskKind) -> Objective:
+    """The objective of a task kind (use `TaskKind.objective()`)."""
+    return OBJECTIVES[kind.name]()

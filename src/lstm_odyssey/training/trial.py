@@ -31,11 +31,12 @@ import torch
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.tasks import TaskKind, task_kind
 from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
 from lstm_odyssey.training.conventions import LOSS_CONVENTION
 from lstm_odyssey.training.early_stopping import EarlyStopping
-from lstm_odyssey.training.objectives import Batch, Objective, objective_for
+from lstm_odyssey.training.objectives import Batch, Objective
 from lstm_odyssey.training.optim import make_optimizer
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,10 @@ def evaluate(
     return numerator / denominator if denominator else math.nan
 
 
-def _training_batch(example: SequenceExample, inputs: torch.Tensor, task_kind: str) -> Batch:
+def _training_batch(example: SequenceExample, inputs: torch.Tensor, kind: TaskKind) -> Batch:
     """A batch of one sequence (online SGD), inputs already noised and on the device."""
     lengths = torch.tensor([inputs.shape[0]])
-    if task_kind == "ctc":
+    if kind.label_sequences:
         return Batch(inputs[:, None], lengths, [example.targets.to(inputs.device)])
     return Batch(inputs[:, None], lengths, example.targets.to(inputs.device)[:, None])
 
@@ -192,19 +193,23 @@ def run_trial(
     device = resolve_device(settings.device)
     prepared = read_prepared(data_path)
     metadata = prepared.metadata
-    task_kind = metadata["task_kind"]
-    objective = objective_for(task_kind)
+    kind = task_kind(metadata["task_kind"])
+    if settings.bidirectional and not kind.bidirectional_allowed:
+        raise ValueError(
+            f"{data_path}: a bidirectional network on a {kind.name} task would see the future"
+        )
+    objective = kind.objective()
     # Everything goes to the device once, not every epoch or step.
     train = [
         SequenceExample(e.inputs.to(device), e.targets.to(device))
-        for e in split_examples(prepared.splits["train"], task_kind)
+        for e in split_examples(prepared.splits["train"], kind)
     ]
     valid_batches, test_batches = (
         [
             batch.to(device)
             for batch in evaluation_batches(
-                split_examples(prepared.splits[split], task_kind),
-                task_kind,
+                split_examples(prepared.splits[split], kind),
+                kind,
                 settings.eval_batch_size,
             )
         ]
@@ -265,7 +270,7 @@ def run_trial(
             if input_noise > 0.0:
                 noise = torch.randn(inputs.shape, generator=noise_generator, device=device)
                 inputs = inputs + input_noise * noise
-            batch = _training_batch(example, inputs, task_kind)
+            batch = _training_batch(example, inputs, kind)
             loss = objective.loss(model(batch.inputs), batch)
             if not torch.isfinite(loss):
                 status = "diverged"
@@ -298,7 +303,7 @@ def run_trial(
             "epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s",
             epoch,
             epochs[-1]["train_loss"],
-            objective.metric_name,
+            kind.metric_name,
             valid_metric,
             seconds,
             " *" if stopper.best_valid_epoch == epoch else "",
@@ -339,8 +344,8 @@ def run_trial(
         "index": address.index,
         "study_seed": address.study_seed,
         "seed": address.seed,
-        "task_kind": task_kind,
-        "metric": objective.metric_name,
+        "task_kind": kind.name,
+        "metric": kind.metric_name,
         "hyperparameters": hyperparameters,
         "settings": asdict(settings),
         "parameter_count": sum(p.numel() for p in model.parameters()),

@@ -1,0 +1,71 @@
+"""What a task kind is, stated once: every layer asks the kind instead of comparing strings.
+
+The paper's three tasks are of three kinds (ARCHITECTURE.md, "Task kinds"):
+
+- `next_step` (JSB): targets (frames, K) float32 0/1 per key; sigmoid cross-entropy; NLL per step.
+- `framewise` (TIMIT): one int64 class id per frame; softmax cross-entropy; frame error in %.
+- `ctc` (IAM-OnDB): int64 labels with their own lengths (0 is the blank); CTC; character error
+  rate in %.
+
+Losses are summed over a sequence's steps (see `training.conventions`). Torch-free, so the
+prepared-data store and the config validation (run at DAG-build time) can use it; the objective,
+which needs torch, is imported when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lstm_odyssey.training.objectives import Objective
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """Everything the data store, batching, training and the config check need to know."""
+
+    name: str
+    # Targets: "multi_label" (frames, K) float32; "class_per_frame" (frames,) int64;
+    # "label_sequence" (labels,) int64 with offsets of their own (CTC).
+    target_layout: str
+    metric_name: str
+    # A next-step predictor that also read the sequence backwards would see what it predicts.
+    bidirectional_allowed: bool
+
+    @property
+    def label_sequences(self) -> bool:
+        """Whether a sequence's targets have their own length (CTC) instead of one per frame."""
+        return self.target_layout == "label_sequence"
+
+    @property
+    def target_dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.target_layout == "multi_label" else np.int64)
+
+    def objective(self) -> Objective:
+        """The training loss and evaluation metric of this kind."""
+        from lstm_odyssey.training.objectives import objective_of
+
+        return objective_of(self)
+
+
+NEXT_STEP = TaskKind("next_step", "multi_label", "nll", bidirectional_allowed=False)
+FRAMEWISE = TaskKind("framewise", "class_per_frame", "frame_error", bidirectional_allowed=True)
+CTC = TaskKind("ctc", "label_sequence", "character_error_rate", bidirectional_allowed=True)
+
+TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (NEXT_STEP, FRAMEWISE, CTC)}
+
+# The study's tasks (the config's `tasks:` keys) and their kinds.
+KIND_OF_TASK: dict[str, TaskKind] = {"jsb": NEXT_STEP, "timit": FRAMEWISE, "iam_ondb": CTC}
+
+
+def task_kind(name: str) -> TaskKind:
+    """The kind called `name` (a prepared file's `task_kind` attribute)."""
+    try:
+        return TASK_KINDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown task kind {name!r}; expected one of {sorted(TASK_KINDS)}"
+        ) from None
