@@ -71,3 +71,23 @@ def test_a_bidirectional_next_step_task_is_a_config_error(default_config):
     default_config["tasks"]["jsb"]["network"]["bidirectional"] = True
     with pytest.raises(ConfigError, match=r"tasks\.jsb\.network\.bidirectional.*next_step"):
         validate_config(default_config, "my.yaml")
+
+
+@pytest.mark.parametrize(
+    ("dimension", "bound", "value", "message"),
+    [
+        ("learning_rate", "low", -1e-3, r"search\.learning_rate\.low: learning_rate must be > 0"),
+        ("input_noise", "low", -0.5, r"search\.input_noise\.low: input_noise must be >= 0"),
+        ("momentum", "high", 1.0, r"search\.momentum\.high: momentum must be < 1"),
+    ],
+)
+def test_a_range_outside_what_a_trial_can_use_is_refused_at_load(
+    default_config, dimension, bound, value, message
+):
+    """A uniform learning-rate or noise range below zero used to be accepted and fail later."""
+    entry = default_config["tasks"]["jsb"]["search"][dimension]
+    entry.update(distribution="uniform", **{bound: value})
+    if bound == "low":
+        entry["high"] = max(entry["high"], value + 1.0) if dimension != "momentum" else 0.9
+    with pytest.raises(ConfigError, match=r"tasks\.jsb\." + message):
+        validate_config(default_config)

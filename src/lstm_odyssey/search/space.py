@@ -135,6 +135,29 @@ class SearchDimension:
         return float(value)
 
 
+# Values a trial can use, per known hyperparameter: (lowest, lowest allowed?, highest, allowed?).
+# A range outside them would fail at run time (a negative learning rate) or silently do
+# something else (a negative noise σ), so the config is refused when it loads.
+NATURAL_RANGES: dict[str, tuple[float, bool, float, bool]] = {
+    "hidden_size": (1.0, True, math.inf, False),
+    "learning_rate": (0.0, False, math.inf, False),
+    "momentum": (0.0, True, 1.0, False),
+    "input_noise": (0.0, True, math.inf, False),
+}
+
+
+def _check_natural_range(name: str, low: float, high: float) -> None:
+    if name not in NATURAL_RANGES:
+        return
+    lowest, lowest_allowed, highest, highest_allowed = NATURAL_RANGES[name]
+    if low < lowest or (low == lowest and not lowest_allowed):
+        bound = ">=" if lowest_allowed else ">"
+        raise ValueError(f"search.{name}.low: {name} must be {bound} {lowest:g}, got {low:g}")
+    if high > highest or (high == highest and not highest_allowed):
+        bound = "<=" if highest_allowed else "<"
+        raise ValueError(f"search.{name}.high: {name} must be {bound} {highest:g}, got {high:g}")
+
+
 def dimension_from_config(name: str, spec: Mapping[str, Any]) -> SearchDimension:
     """Build one dimension from its config entry, e.g. {distribution: log_uniform, low:, high:}."""
     distribution = spec.get("distribution")
@@ -159,6 +182,7 @@ def dimension_from_config(name: str, spec: Mapping[str, Any]) -> SearchDimension
         if not (math.isclose(low, round(low)) and math.isclose(high, round(high))):
             raise ValueError(f"search.{name}: integer bounds expected, got {low}..{high}")
         low, high = float(round(low)), float(round(high))
+    _check_natural_range(name, low, high)
     return SearchDimension(name, distribution, low=low, high=high)
 
 
