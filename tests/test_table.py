@@ -276,3 +276,12 @@ def test_trials_of_one_task_under_different_loss_conventions_are_refused_by_name
 def test_the_loss_convention_is_a_column(tmp_path: Path) -> None:
     trials, _ = collect_trials(write_trials(tmp_path, [trial_record(index=0)]))
     assert trials.loc[0, "loss_convention"] == LOSS_CONVENTION
+
+
+def test_a_broken_record_is_set_aside_for_the_workflow_to_rebuild(tmp_path: Path) -> None:
+    paths = write_trials(tmp_path, [trial_record(index=0), trial_record(index=1)])
+    paths[1].write_text("garbage{")
+    with pytest.raises(ValueError, match="moved to .*1.json.broken; the next run rebuilds it"):
+        collect_trials(paths, set_aside_broken=True)
+    assert not paths[1].exists() and paths[1].with_name("1.json.broken").read_text() == "garbage{"
+    assert paths[0].exists()

@@ -277,3 +277,68 @@ def test_checkpoints_are_throttled_to_the_interval(tmp_path, monkeypatch):
         checkpoint_interval_s=0,
     )
     assert len(saves) == 3
+
+
+def test_by_default_a_resumable_state_is_saved_after_every_epoch(tmp_path, monkeypatch):
+    """A trial killed after 14 short epochs used to have no checkpoint (60 s throttle)."""
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    saved = []
+    monkeypatch.setattr(
+        trial_module, "save_checkpoint", lambda path, state: saved.append(state["epochs"][-1])
+    )
+    run_trial(
+        data,
+        tmp_path / "t.json",
+        ADDRESS,
+        HYPERPARAMETERS,
+        TrialSettings(max_epochs=3, patience=10),
+        checkpoint_path=tmp_path / "t.json.ckpt",
+    )
+    assert [e["epoch"] for e in saved] == [1, 2, 3]
+
+
+def test_a_finished_record_is_restored_from_the_cache_without_training(tmp_path, monkeypatch):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    cache = tmp_path / "cache"
+    settings = TrialSettings(max_epochs=2, patience=10)
+    first = run_trial(
+        data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
+    )
+    assert (cache / f"{first['trial_key']}.json").exists()
+
+    def no_training(*arguments, **keywords):
+        raise AssertionError("trained although the record was in the cache")
+
+    monkeypatch.setattr(trial_module, "SequenceNetwork", no_training)
+    # Result-neutral settings (another evaluation batch size) find the same record.
+    neutral = TrialSettings(max_epochs=2, patience=10, eval_batch_size=5)
+    again = run_trial(
+        data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, neutral, record_cache=cache
+    )
+    assert again == first
+    assert json.loads((tmp_path / "b.json").read_text()) == json.loads(
+        (tmp_path / "a.json").read_text()
+    )
+
+
+def test_other_data_or_hyperparameters_miss_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    settings = TrialSettings(max_epochs=1, patience=10)
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    first = run_trial(
+        data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
+    )
+    other_data = _tiny_next_step_data(tmp_path / "other.h5", seed=1)
+    second = run_trial(
+        other_data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
+    )
+    third = run_trial(
+        data,
+        tmp_path / "c.json",
+        ADDRESS,
+        dict(HYPERPARAMETERS, hidden_size=6),
+        settings,
+        record_cache=cache,
+    )
+    assert len({first["trial_key"], second["trial_key"], third["trial_key"]}) == 3
+    assert len(list(cache.glob("*.json"))) == 3

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
 
 
@@ -50,8 +51,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; bad input (a corpus or prepared file) is one line naming the file."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        return _run(args)
+    except CorpusError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as error:

@@ -16,7 +16,7 @@ import yaml
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
 from lstm_odyssey.tasks import KIND_OF_TASK
-from lstm_odyssey.training.conventions import LOSS_CONVENTION
+from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -105,6 +105,18 @@ def trial_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
         # A fact of the code, not the config: a new convention reruns every trial.
         "loss_convention": LOSS_CONVENTION,
     }
+
+
+def trial_identity_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
+    """The settings that make a trial's result (Snakemake params: a change reruns the trial)."""
+    settings = trial_settings(config, task)
+    return {k: v for k, v in settings.items() if k not in RESULT_NEUTRAL_SETTINGS}
+
+
+def result_neutral_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
+    """The settings that change a result by round-off at most (read by the job, no rerun)."""
+    settings = trial_settings(config, task)
+    return {k: v for k, v in settings.items() if k in RESULT_NEUTRAL_SETTINGS}
 
 
 def hyperparameters_of(config: dict[str, Any], task: str, variant: str, index: int) -> dict:

@@ -4,13 +4,21 @@ import sys
 from pathlib import Path
 
 # The library is imported from this checkout even where it is not installed (e.g. --use-conda
-# environments); the job scripts do the same.
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# environments): here, and through PYTHONPATH in every job script (one place for both; on a
+# cluster each job re-parses this file and sets it again).
+LIBRARY = Path(workflow.basedir).resolve() / "src"
+sys.path.insert(0, str(LIBRARY))
 
+from lstm_odyssey import export_library_path
+
+export_library_path(LIBRARY)
+
+from lstm_odyssey.recovery import set_aside_unreadable_prepared_data
 from lstm_odyssey.study import (
     hyperparameters_of,
+    result_neutral_settings,
     seed_of,
-    trial_settings,
+    trial_identity_settings,
     validate_config,
 )
 
@@ -19,6 +27,20 @@ validate_config(config, "the study config")
 
 TASKS = list(config["tasks"])
 VARIANTS = list(config["variants"])
+
+# Where finished trial records are also kept, by content (see run_trial): a record that Snakemake
+# deletes or a user removes is restored from here instead of retrained.
+RECORD_CACHE = "results/cache/records"
+
+
+def prepared_data(task):
+    return f"results/data/{task}.h5"
+
+
+# A prepared file that exists but cannot be read (e.g. truncated) would count as finished and fail
+# every trial; set it aside (renamed, not deleted) so that this run rebuilds it.
+for _task in TASKS:
+    set_aside_unreadable_prepared_data(prepared_data(_task))
 
 
 wildcard_constraints:
@@ -77,7 +99,12 @@ def get_trial_seed(wildcards):
 
 def get_trial_settings(wildcards):
     """What a trial does besides its hyperparameters (a change here reruns the task's trials)."""
-    return trial_settings(config, wildcards.task)
+    return trial_identity_settings(config, wildcards.task)
+
+
+def get_result_neutral_settings(task):
+    """Settings that change results by round-off at most: read by the job, never a rerun."""
+    return result_neutral_settings(config, task)
 
 
 def get_search_config(wildcards):
@@ -85,13 +112,18 @@ def get_search_config(wildcards):
 
 
 def study_outputs():
-    """Everything `snakemake` builds by default."""
+    """Everything `snakemake` builds by default: every intermediate too, so a deleted or
+    set-aside one (prepared data, a trial record, a table) is rebuilt by the next run."""
     outputs = ["results/trials.tsv"]
     for task in TASKS:
+        outputs.append(prepared_data(task))
+        outputs += trial_results(task)
         outputs += expand(
             "results/{task}/{name}",
             task=task,
             name=[
+                "trials.tsv",
+                "epochs.tsv",
                 "welch.tsv",
                 "variant_boxplot.png",
                 "learning_curves.png",

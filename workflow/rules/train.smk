@@ -1,10 +1,12 @@
 # One training job per trial; the trial's hyperparameters are params, so changing what a trial
-# would do reruns that trial and nothing else.
+# would do reruns that trial and nothing else. The prepared data is `ancient`: a rebuilt file's
+# date alone never reruns a trial; its content is part of each trial's key (see run_trial), and a
+# trial whose record is in the cache is restored, not retrained.
 
 
 rule train_trial:
     input:
-        data="results/data/{task}.h5",
+        data=ancient("results/data/{task}.h5"),
     output:
         "results/trials/{task}/{variant}/{index}.json",
     params:
@@ -12,6 +14,7 @@ rule train_trial:
         seed=get_trial_seed,
         study_seed=config["study_seed"],
         settings=get_trial_settings,
+        record_cache=RECORD_CACHE,
     log:
         "logs/train/{task}/{variant}/{index}.log",
     threads: config.get("threads_per_trial", 1)

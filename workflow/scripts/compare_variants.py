@@ -1,11 +1,5 @@
 """Snakemake script: Welch's t-tests against the baseline, the box plot, the learning curves."""
 
-import sys
-from pathlib import Path
-
-# The library from this checkout, also where it is not installed (e.g. --use-conda).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
-
 from lstm_odyssey.analysis.table import read_table, write_table
 from lstm_odyssey.analysis.welch import welch_against_vanilla
 from lstm_odyssey.joblog import job_logging

@@ -1,11 +1,5 @@
 """Snakemake script: fANOVA importance of one task's hyperparameters, table and Figs. 4-6."""
 
-import sys
-from pathlib import Path
-
-# The library from this checkout, also where it is not installed (e.g. --use-conda).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
-
 from lstm_odyssey.analysis.fanova import ForestSettings
 from lstm_odyssey.analysis.table import read_table
 from lstm_odyssey.joblog import job_logging

@@ -1,28 +1,29 @@
 """Snakemake script: train one trial (task, variant, index) and write its JSON record."""
 
-import sys
-from pathlib import Path
-
-# The library from this checkout, also where it is not installed (e.g. --use-conda).
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
-
 from lstm_odyssey.joblog import job_logging
+from lstm_odyssey.study import result_neutral_settings
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
 
+task = snakemake.wildcards.task
 with job_logging(snakemake.log[0]):
     run_trial(
         snakemake.input.data,
         snakemake.output[0],
         TrialAddress(
-            task=snakemake.wildcards.task,
+            task=task,
             variant=snakemake.wildcards.variant,
             index=int(snakemake.wildcards.index),
             study_seed=int(snakemake.params.study_seed),
             seed=int(snakemake.params.seed),
         ),
         dict(snakemake.params.hyperparameters),
-        TrialSettings(**snakemake.params.settings),
+        # Result-neutral settings come from the config, not params: changing them reruns nothing.
+        TrialSettings(
+            **snakemake.params.settings, **result_neutral_settings(snakemake.config, task)
+        ),
         threads=snakemake.threads,
         # Outside the declared outputs, so a killed job's progress survives for the rerun.
         checkpoint_path=snakemake.output[0] + ".ckpt",
+        checkpoint_interval_s=float(snakemake.config["checkpoint_interval_seconds"]),
+        record_cache=snakemake.params.record_cache,
     )

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lstm_odyssey.io import atomic_write_tsv
+from lstm_odyssey.recovery import set_aside
 from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION
 
 __all__ = [
@@ -310,18 +311,23 @@ def _empty_trials() -> pd.DataFrame:
 
 
 def collect_trials(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Iterable[str | os.PathLike[str]], *, set_aside_broken: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read trial JSON files into (trials, epochs) tables; see the module docstring for columns.
 
     Every file is checked before anything is built, and all problems are reported together in one
-    ValueError, so a broken study is fixed in one pass rather than one file at a time.
+    ValueError, so a broken study is fixed in one pass rather than one file at a time. With
+    `set_aside_broken` (the workflow), a file that is not a valid record is renamed to
+    `<file>.broken` (see `recovery`), so the next run rebuilds it instead of tripping over it.
     """
     sources = [Path(p) for p in paths]
     records: list[dict[str, Any]] = []
     problems: list[str] = []
     for path in sources:
         record, file_problems = _read_trial(path)
+        if file_problems and set_aside_broken:
+            moved = set_aside(path, "not a valid trial record")
+            file_problems.append(f"{path}: moved to {moved}; the next run rebuilds it")
         problems.extend(file_problems)
         if record is not None:
             records.append(record)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.data.jsb import prepare_jsb
 
 
@@ -19,8 +21,32 @@ PREPARERS: dict[str, Callable[[Mapping[str, Any], str | os.PathLike], Any]] = {
 }
 
 
+def last_good_path(out_path: str | os.PathLike) -> Path:
+    """Where the last successfully prepared file of `out_path` is kept (a hard link)."""
+    return Path(str(out_path) + ".last-good")
+
+
 def prepare_task(task: str, data: Mapping[str, Any], out_path: str | os.PathLike) -> Any:
-    """Read the task's corpus as its config says and write the prepared data to `out_path`."""
+    """Read the task's corpus as its config says and write the prepared data to `out_path`.
+
+    Snakemake removes a job's old output before the job runs, so the last good prepared file is
+    kept beside it as `<out>.last-good` (a hard link, no copy): a corpus edit that fails to
+    prepare never loses the data the finished trials were trained on.
+    """
     if task not in PREPARERS:
         raise ValueError(f"no data preparation for task {task!r}; known: {sorted(PREPARERS)}")
-    return PREPARERS[task](data, out_path)
+    try:
+        prepared = PREPARERS[task](data, out_path)
+    except CorpusError as error:
+        kept = last_good_path(out_path)
+        if kept.exists():
+            raise CorpusError(
+                error.source, f"{error.problem} (the last good prepared data is kept at {kept})"
+            ) from error
+        raise
+    kept = last_good_path(out_path)
+    temporary = kept.with_name(kept.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    os.link(out_path, temporary)
+    temporary.replace(kept)
+    return prepared

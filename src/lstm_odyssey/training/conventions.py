@@ -1,4 +1,4 @@
-"""The training loss's normalisation, stated once.
+"""Conventions a trial's result depends on, stated once: the loss scale and the trial identity.
 
 Torch-free on purpose: the Snakefile (every trial's settings, so a change reruns the trials) and
 the results tables (which refuse to mix conventions) read it without importing the trainer.
@@ -13,3 +13,11 @@ batch size); the paper's learning-rate range [1e-6, 1e-2] is calibrated for it.
 
 LEGACY_LOSS_CONVENTION = "mean_over_frames"
 """What trial records without a recorded convention were trained with (before version 0.2)."""
+
+RESULT_NEUTRAL_SETTINGS = ("implementation", "eval_batch_size")
+"""Trial settings that change a result by float round-off at most.
+
+Every implementation computes the same function, and the evaluation metric does not depend on its
+batch size (padding never counts; tested). They are not part of a trial's identity: changing them
+neither reruns a finished trial in Snakemake nor restarts a checkpoint.
+"""

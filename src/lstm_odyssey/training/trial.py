@@ -34,7 +34,7 @@ from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.tasks import TaskKind, task_kind
 from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
-from lstm_odyssey.training.conventions import LOSS_CONVENTION
+from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective
 from lstm_odyssey.training.optim import make_optimizer
@@ -155,13 +155,23 @@ def _training_batch(example: SequenceExample, inputs: torch.Tensor, kind: TaskKi
     return Batch(inputs[:, None], lengths, example.targets.to(inputs.device)[:, None])
 
 
-def _checkpoint_key(
+def trial_key(
     address: TrialAddress, hyperparameters: dict[str, Any], settings: TrialSettings, data_hash: str
 ) -> str:
-    text = json.dumps(
-        [asdict(address), hyperparameters, asdict(settings), data_hash], sort_keys=True
-    )
+    """What identifies a trial's result: address, hyperparameters, settings and data content."""
+    identity = {k: v for k, v in asdict(settings).items() if k not in RESULT_NEUTRAL_SETTINGS}
+    text = json.dumps([asdict(address), hyperparameters, identity, data_hash], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cached_record(record_cache: Path, key: str) -> dict[str, Any] | None:
+    """The finished record of the trial `key` from the cache, if one is there and readable."""
+    path = record_cache / f"{key}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) and record.get("trial_key") == key else None
 
 
 def run_trial(
@@ -172,13 +182,19 @@ def run_trial(
     settings: TrialSettings,
     threads: int = 1,
     checkpoint_path: str | os.PathLike | None = None,
-    checkpoint_interval_s: float = 60.0,
+    checkpoint_interval_s: float = 0.0,
+    record_cache: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train one trial and write its JSON record atomically to `result_path`.
 
-    With `checkpoint_path`, the state after an epoch is saved there (at most every
-    `checkpoint_interval_s` seconds, to spare shared file systems) and a run that finds a
-    matching checkpoint resumes from it; the checkpoint is removed once the result is written.
+    With `checkpoint_path`, the state after an epoch is saved there (after every epoch, or at
+    most every `checkpoint_interval_s` seconds to spare shared file systems) and a run that finds
+    a matching checkpoint resumes from it; the checkpoint is removed once the result is written.
+
+    With `record_cache` (a directory), every finished record is also kept there under its
+    `trial_key`, and a trial whose record is already there is restored instead of retrained: a
+    result file deleted by hand or by Snakemake (e.g. when the prepared data was rebuilt with the
+    same content) never costs its training again.
     """
     unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
     if unknown:
@@ -198,6 +214,18 @@ def run_trial(
         raise ValueError(
             f"{data_path}: a bidirectional network on a {kind.name} task would see the future"
         )
+    data_hash = str(metadata.get("content_hash", ""))
+    key = trial_key(address, hyperparameters, settings, data_hash)
+    if record_cache is not None:
+        cached = _cached_record(Path(record_cache), key)
+        if cached is not None:
+            log.info(
+                "%s restored from %s (delete that file to retrain)",
+                address,
+                Path(record_cache) / f"{key}.json",
+            )
+            atomic_write_json(result_path, cached)
+            return cached
     objective = kind.objective()
     # Everything goes to the device once, not every epoch or step.
     train = [
@@ -242,8 +270,6 @@ def run_trial(
     status = "ok"
     first_epoch = 1
 
-    data_hash = str(metadata.get("content_hash", ""))
-    key = _checkpoint_key(address, hyperparameters, settings, data_hash)
     if checkpoint_path is not None:
         state = load_checkpoint(checkpoint_path, key)
         if state is not None:
@@ -344,6 +370,7 @@ def run_trial(
         "index": address.index,
         "study_seed": address.study_seed,
         "seed": address.seed,
+        "trial_key": key,
         "task_kind": kind.name,
         "metric": kind.metric_name,
         "hyperparameters": hyperparameters,
@@ -373,6 +400,8 @@ def run_trial(
             "finished": finished.isoformat(),
         },
     }
+    if record_cache is not None:  # first the cache: a kill in between loses nothing
+        atomic_write_json(Path(record_cache) / f"{key}.json", record)
     atomic_write_json(result_path, record)
     if checkpoint_path is not None:
         Path(checkpoint_path).unlink(missing_ok=True)
