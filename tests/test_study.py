@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lstm_odyssey.study import ConfigError, load_config, trial_settings, validate_config
+from lstm_odyssey.study import (
+    ConfigError,
+    hyperparameters_of,
+    load_config,
+    trial_settings,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,4 +96,17 @@ def test_a_range_outside_what_a_trial_can_use_is_refused_at_load(
     if bound == "low":
         entry["high"] = max(entry["high"], value + 1.0) if dimension != "momentum" else 0.9
     with pytest.raises(ConfigError, match=r"tasks\.jsb\." + message):
+        validate_config(default_config)
+
+
+def test_the_timit_booleans_are_optional_categorical_dimensions(default_config):
+    search = default_config["tasks"]["jsb"]["search"]
+    search["nesterov"] = {"distribution": "categorical", "choices": [True, False]}
+    search["gradient_clipping"] = {"distribution": "categorical", "choices": [True, False]}
+    validate_config(default_config)
+    sampled = [hyperparameters_of(default_config, "jsb", "V", i) for i in range(12)]
+    assert {h["nesterov"] for h in sampled} == {True, False}
+    assert {type(h["gradient_clipping"]) for h in sampled} == {bool}
+    search["nesterov"]["choices"] = ["yes", "no"]
+    with pytest.raises(ConfigError, match=r"tasks\.jsb\.search\.nesterov"):
         validate_config(default_config)

@@ -18,7 +18,7 @@ from lstm_odyssey.training.objectives import (
     best_path_decode,
     edit_distance,
 )
-from lstm_odyssey.training.optim import make_optimizer
+from lstm_odyssey.training.optim import clip_gradients, make_optimizer
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
 
 
@@ -342,3 +342,40 @@ def test_other_data_or_hyperparameters_miss_the_cache(tmp_path):
     )
     assert len({first["trial_key"], second["trial_key"], third["trial_key"]}) == 3
     assert len(list(cache.glob("*.json"))) == 3
+
+
+def test_classical_momentum_against_a_hand_written_loop():
+    """v <- m v + g; w <- w - lr (1 - m) v (the paper's TIMIT alternative to Nesterov)."""
+    target = torch.tensor([1.0, -2.0, 0.5])
+    weights = torch.zeros(3, requires_grad=True)
+    optimizer = make_optimizer([weights], learning_rate=0.1, momentum=0.9, nesterov=False)
+    reference_w, velocity = np.zeros(3), np.zeros(3)
+    for _ in range(5):
+        optimizer.zero_grad()
+        ((weights - target) ** 2).sum().backward()
+        optimizer.step()
+        velocity = 0.9 * velocity + 2 * (reference_w - target.numpy())
+        reference_w = reference_w - 0.1 * (1 - 0.9) * velocity
+    assert np.allclose(weights.detach().numpy(), reference_w, atol=1e-6)
+
+
+def test_gradient_clipping_clips_each_element_to_one():
+    weights = torch.zeros(4, requires_grad=True)
+    (weights * torch.tensor([3.0, -0.5, -7.0, 1.0])).sum().backward()
+    clip_gradients([weights])
+    assert weights.grad.tolist() == [1.0, -0.5, -1.0, 1.0]
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_a_trial_with_the_timit_booleans_differs_only_where_they_act(tmp_path, nesterov):
+    data = _tiny_next_step_data(tmp_path / "data.h5")
+    settings = TrialSettings(max_epochs=2, patience=5)
+    plain = run_trial(data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings)
+    searched = dict(HYPERPARAMETERS, nesterov=nesterov, gradient_clipping=False)
+    same = run_trial(data, tmp_path / "b.json", ADDRESS, searched, settings)
+    assert (same["test_metric"] == plain["test_metric"]) == nesterov  # Nesterov is the default
+    clipped = run_trial(
+        data, tmp_path / "c.json", ADDRESS, dict(searched, gradient_clipping=True), settings
+    )
+    assert clipped["hyperparameters"]["gradient_clipping"] is True
+    assert math.isfinite(clipped["test_metric"])

@@ -37,11 +37,20 @@ from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
 from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective
-from lstm_odyssey.training.optim import make_optimizer
+from lstm_odyssey.training.optim import clip_gradients, make_optimizer
 
 log = logging.getLogger(__name__)
 
-KNOWN_HYPERPARAMETERS = ("hidden_size", "learning_rate", "momentum", "input_noise")
+KNOWN_HYPERPARAMETERS = (
+    "hidden_size",
+    "learning_rate",
+    "momentum",
+    "input_noise",
+    # The paper searched these two booleans on TIMIT only; unsearched, a trial uses the default.
+    "nesterov",
+    "gradient_clipping",
+)
+OPTIONAL_HYPERPARAMETER_DEFAULTS = {"nesterov": True, "gradient_clipping": False}
 
 
 @dataclass(frozen=True)
@@ -255,11 +264,14 @@ def run_trial(
         init_std=settings.init_std,
         implementation=settings.implementation,
     ).to(device)
+    searched = {**OPTIONAL_HYPERPARAMETER_DEFAULTS, **hyperparameters}
     optimizer = make_optimizer(
         model.parameters(),
         float(hyperparameters["learning_rate"]),
         float(hyperparameters["momentum"]),
+        nesterov=bool(searched["nesterov"]),
     )
+    gradient_clipping = bool(searched["gradient_clipping"])
     implementation = implementation_used(settings.implementation, device)
     input_noise = float(hyperparameters["input_noise"])
     shuffler = np.random.default_rng(address.seed)
@@ -303,6 +315,8 @@ def run_trial(
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if gradient_clipping:
+                clip_gradients(model.parameters())
             optimizer.step()
             loss_sum += loss.item()  # the sequence's summed loss
             frames += len(example.inputs)
