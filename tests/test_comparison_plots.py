@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lstm_odyssey.analysis.selection import best_trials
 from lstm_odyssey.analysis.table import VARIANT_ORDER
 from lstm_odyssey.analysis.welch import welch_against_vanilla
 from lstm_odyssey.plots.comparison import (
@@ -59,25 +60,28 @@ def study_tables(n_trials: int = 20, n_epochs: int = 6) -> tuple[pd.DataFrame, p
 
 def test_boxplot_writes_a_png(tmp_path: Path) -> None:
     trials, _ = study_tables()
-    welch = welch_against_vanilla(trials)
+    best = best_trials(trials)
+    welch = welch_against_vanilla(best)
     assert set(welch["direction"]) >= {"baseline", "worse"}
-    path = plot_variant_boxplot(trials, welch, "jsb", tmp_path / "jsb" / "boxplot.png")
+    path = plot_variant_boxplot(best, welch, "jsb", tmp_path / "jsb" / "boxplot.png")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     assert [p.name for p in path.parent.iterdir()] == ["boxplot.png"]
 
 
 def test_boxplot_with_larger_fraction_including_diverged_trials(tmp_path: Path) -> None:
     trials, _ = study_tables()
-    welch = welch_against_vanilla(trials, fraction=1.0)
-    path = plot_variant_boxplot(trials, welch, "jsb", tmp_path / "all.png", fraction=1.0)
+    best = best_trials(trials, fraction=1.0)
+    welch = welch_against_vanilla(best)
+    path = plot_variant_boxplot(best, welch, "jsb", tmp_path / "all.png", fraction=1.0)
     assert path.read_bytes()[:8] == PNG_SIGNATURE
 
 
-def test_boxplot_refuses_welch_table_from_another_fraction(tmp_path: Path) -> None:
+def test_boxplot_refuses_a_welch_table_without_a_variant_it_draws(tmp_path: Path) -> None:
     trials, _ = study_tables()
-    welch = welch_against_vanilla(trials, fraction=0.5)
-    with pytest.raises(ValueError, match="same fraction"):
-        plot_variant_boxplot(trials, welch, "jsb", tmp_path / "boxplot.png")
+    best = best_trials(trials)
+    welch = welch_against_vanilla(best[best["variant"] != "NP"])
+    with pytest.raises(ValueError, match="no row for NP"):
+        plot_variant_boxplot(best, welch, "jsb", tmp_path / "boxplot.png")
     assert not (tmp_path / "boxplot.png").exists()
 
 
@@ -89,7 +93,7 @@ def test_unknown_task_is_an_error_naming_the_known_ones(tmp_path: Path) -> None:
 
 def test_learning_curves_write_a_png(tmp_path: Path) -> None:
     trials, epochs = study_tables()
-    path = plot_learning_curves(trials, epochs, "jsb", tmp_path / "curves.png")
+    path = plot_learning_curves(best_trials(trials), epochs, "jsb", tmp_path / "curves.png")
     assert path.read_bytes()[:8] == PNG_SIGNATURE
 
 
@@ -98,7 +102,7 @@ def test_learning_curves_without_other_trials_and_with_nan_epochs(tmp_path: Path
     epochs.loc[epochs["epoch"] == 2, "valid_metric"] = np.nan
     epochs.loc[epochs["epoch"] == 3, "valid_metric"] = np.inf
     path = plot_learning_curves(
-        trials, epochs, "jsb", tmp_path / "curves.png", show_other_best=False
+        best_trials(trials), epochs, "jsb", tmp_path / "curves.png", show_other_best=False
     )
     assert path.read_bytes()[:8] == PNG_SIGNATURE
 

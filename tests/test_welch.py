@@ -9,12 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lstm_odyssey.analysis.welch import (
-    WELCH_COLUMNS,
-    best_count,
-    best_fraction,
-    welch_against_vanilla,
-)
+from lstm_odyssey.analysis.selection import best_count, best_trials
+from lstm_odyssey.analysis.welch import WELCH_COLUMNS, welch_against_vanilla
 
 
 def trials_table(task: str, variant: str, valid: list[float], test: list[float]) -> pd.DataFrame:
@@ -71,7 +67,7 @@ def test_best_fraction_picks_lowest_validation_metric_per_task_and_variant() -> 
             trials_table("timit", "V", [5.0, 4.0], [1, 2]),
         ]
     )
-    best = best_fraction(table)
+    best = best_trials(table)
     chosen = {key: sorted(group["index"]) for key, group in best.groupby(["task", "variant"])}
     assert chosen == {("jsb", "V"): [0, 5, 20], ("jsb", "NIG"): [2, 3], ("timit", "V"): [0, 1]}
     assert list(best["variant"].unique()) == ["V", "NIG"], "paper order, vanilla first"
@@ -79,7 +75,7 @@ def test_best_fraction_picks_lowest_validation_metric_per_task_and_variant() -> 
 
 def test_best_fraction_breaks_ties_by_index() -> None:
     table = trials_table("jsb", "V", [1.0, 1.0, 1.0, 1.0], [0, 1, 2, 3]).iloc[::-1]
-    assert sorted(best_fraction(table)["index"]) == [0, 1]
+    assert sorted(best_trials(table)["index"]) == [0, 1]
 
 
 def test_welch_matches_the_formula() -> None:
@@ -93,7 +89,7 @@ def test_welch_matches_the_formula() -> None:
             trials_table("jsb", "NOAF", valid, list(worse_test)),
         ]
     )
-    result = welch_against_vanilla(table, fraction=1.0).set_index("variant")
+    result = welch_against_vanilla(best_trials(table, fraction=1.0)).set_index("variant")
     assert list(result.columns) == [c for c in WELCH_COLUMNS if c != "variant"]
     t, df, p = welch_by_formula(worse_test, vanilla_test)
     row = result.loc["NOAF"]
@@ -114,7 +110,7 @@ def test_welch_uses_only_the_best_trials_test_metrics() -> None:
     # 20 trials each -> best 2 by validation metric (indices 0 and 1); the rest are decoys.
     vanilla = trials_table("jsb", "V", list(range(20)), [5.0, 5.2] + [100.0] * 18)
     variant = trials_table("jsb", "CIFG", list(range(20)), [4.0, 4.5] + [-100.0] * 18)
-    result = welch_against_vanilla(pd.concat([vanilla, variant])).set_index("variant")
+    result = welch_against_vanilla(best_trials(pd.concat([vanilla, variant]))).set_index("variant")
     t, df, p = welch_by_formula(np.array([4.0, 4.5]), np.array([5.0, 5.2]))
     assert result.loc["CIFG", "n"] == 2
     assert result.loc["CIFG", "t_statistic"] == pytest.approx(t)
@@ -130,7 +126,7 @@ def test_significantly_lower_metric_is_better() -> None:
             trials_table("jsb", "FGR", valid, [10.0, 10.2, 9.8, 10.1, 9.9] * 2),
         ]
     )
-    result = welch_against_vanilla(table, fraction=1.0).set_index("variant")
+    result = welch_against_vanilla(best_trials(table, fraction=1.0)).set_index("variant")
     assert result.loc["NP", "direction"] == "better"
     assert result.loc["FGR", "direction"] == "same" and not result.loc["FGR", "significant"]
 
@@ -142,7 +138,7 @@ def test_baseline_row_has_no_test_statistics() -> None:
             trials_table("jsb", "NIG", [1, 2, 3], [1.0, 2.0, 4.0]),
         ]
     )
-    result = welch_against_vanilla(table, fraction=1.0).set_index("variant")
+    result = welch_against_vanilla(best_trials(table, fraction=1.0)).set_index("variant")
     baseline = result.loc["V"]
     assert baseline["direction"] == "baseline" and not baseline["significant"]
     assert np.isnan(baseline[["t_statistic", "degrees_of_freedom", "p_value"]].astype(float)).all()
@@ -153,7 +149,7 @@ def test_single_trial_gives_nan_p_not_a_crash() -> None:
     table = pd.concat(
         [trials_table("jsb", "V", [1, 2], [1.0, 2.0]), trials_table("jsb", "NFG", [1], [9.0])]
     )
-    row = welch_against_vanilla(table).set_index("variant").loc["NFG"]
+    row = welch_against_vanilla(best_trials(table)).set_index("variant").loc["NFG"]
     assert row["n"] == 1 and np.isnan(row["p_value"]) and np.isnan(row["std"])
     assert row["direction"] == "same"
 
@@ -165,7 +161,7 @@ def test_zero_variance_on_both_sides_gives_nan_p_not_a_crash() -> None:
             trials_table("jsb", "NOG", [1, 2, 3], [3.0, 3.0, 3.0]),
         ]
     )
-    row = welch_against_vanilla(table, fraction=1.0).set_index("variant").loc["NOG"]
+    row = welch_against_vanilla(best_trials(table, fraction=1.0)).set_index("variant").loc["NOG"]
     assert np.isnan(row["t_statistic"]) and np.isnan(row["p_value"])
     assert row["direction"] == "same"
 
@@ -179,7 +175,7 @@ def test_tasks_are_tested_separately() -> None:
             trials_table("timit", "NIG", [1, 2, 3], [100.0, 101.5, 102.0]),
         ]
     )
-    result = welch_against_vanilla(table, fraction=1.0)
+    result = welch_against_vanilla(best_trials(table, fraction=1.0))
     assert list(zip(result["task"], result["variant"], strict=True)) == [
         ("jsb", "V"),
         ("jsb", "NIG"),
@@ -192,4 +188,4 @@ def test_tasks_are_tested_separately() -> None:
 def test_missing_baseline_is_an_error_naming_the_task() -> None:
     table = trials_table("jsb", "NIG", [1, 2], [1.0, 2.0])
     with pytest.raises(ValueError, match="task jsb.*'V'"):
-        welch_against_vanilla(table)
+        welch_against_vanilla(best_trials(table))

@@ -1,7 +1,8 @@
 """Which variants differ from vanilla LSTM: the paper's Welch's t-tests (Section V-A, Fig. 3).
 
 The paper compares, per task, the best 10% of each variant's random-search trials (chosen by
-validation metric) on their test metric, against vanilla's best 10%, with Welch's t-test
+validation metric, `analysis.selection.best_trials`, once for the tests and the figures) on their
+test metric, against vanilla's best 10%, with Welch's t-test
 (unequal variances) at p < 0.05. Taking the best trials rather than all of them asks "how good can
 this variant get with a reasonable search", which is the question a practitioner has.
 
@@ -21,7 +22,7 @@ from scipy import stats
 
 from lstm_odyssey.analysis.table import sort_by_address
 
-__all__ = ["WELCH_COLUMNS", "best_fraction", "best_count", "welch_against_vanilla"]
+__all__ = ["WELCH_COLUMNS", "welch_against_vanilla"]
 
 WELCH_COLUMNS: tuple[str, ...] = (
     "task",
@@ -39,32 +40,6 @@ WELCH_COLUMNS: tuple[str, ...] = (
     "significant",
     "direction",
 )
-
-
-def best_count(n_trials: int, fraction: float = 0.10, minimum: int = 2) -> int:
-    """How many of `n_trials` trials count as the best `fraction`: ceil, >= minimum, <= all."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    if minimum < 1:
-        raise ValueError(f"minimum must be at least 1, got {minimum}")
-    # Round first so that 0.1 * 30 = 3.0000000000000004 counts as 3, not 4.
-    wanted = math.ceil(round(fraction * n_trials, 9))
-    return min(n_trials, max(minimum, wanted))
-
-
-def best_fraction(trials: pd.DataFrame, fraction: float = 0.10, minimum: int = 2) -> pd.DataFrame:
-    """Per (task, variant), the trials with the lowest `valid_metric` (see `best_count`).
-
-    Ties are broken by trial index, so the selection is deterministic; rows with a NaN validation
-    metric sort last. Returned rows keep all columns, in address order.
-    """
-    chosen = []
-    for _, group in trials.groupby(["task", "variant"], sort=False):
-        ranked = group.sort_values(["valid_metric", "index"], kind="stable", na_position="last")
-        chosen.append(ranked.head(best_count(len(group), fraction, minimum)))
-    if not chosen:
-        return trials.iloc[0:0].copy()
-    return sort_by_address(pd.concat(chosen))
 
 
 def _welch_test(sample: np.ndarray, baseline: np.ndarray) -> tuple[float, float, float]:
@@ -89,19 +64,16 @@ def _direction(difference: float, p_value: float, alpha: float) -> str:
 
 
 def welch_against_vanilla(
-    trials: pd.DataFrame,
-    baseline: str = "V",
-    fraction: float = 0.10,
-    minimum: int = 2,
-    alpha: float = 0.05,
+    best: pd.DataFrame, baseline: str = "V", alpha: float = 0.05
 ) -> pd.DataFrame:
-    """One row per (task, variant): the best trials' test metric against the baseline's.
+    """One row per (task, variant): the `best` trials' test metric against the baseline's.
+
+    `best` is the selection of `best_trials`; the figures draw the same rows.
 
     Every metric is lower-is-better, so "better" means significantly lower than the baseline.
     The baseline's own row carries its summary statistics, NaN test statistics and direction
     "baseline". A task without baseline trials is an error: there is nothing to compare with.
     """
-    best = best_fraction(trials, fraction, minimum)
     rows = []
     for task, task_best in best.groupby("task", sort=False):
         if baseline not in set(task_best["variant"]):

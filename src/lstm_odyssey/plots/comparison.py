@@ -18,7 +18,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from lstm_odyssey.analysis.table import VARIANT_ORDER, variant_order
-from lstm_odyssey.analysis.welch import best_fraction
 from lstm_odyssey.io import atomic_savefig
 
 __all__ = ["DIRECTION_COLOURS", "plot_learning_curves", "plot_variant_boxplot", "variant_colour"]
@@ -87,20 +86,19 @@ def _format_p(p_value: float) -> str:
 
 
 def plot_variant_boxplot(
-    trials: pd.DataFrame,
+    best: pd.DataFrame,
     welch: pd.DataFrame,
     task: str,
     path: str | os.PathLike[str],
     fraction: float = 0.10,
-    minimum: int = 2,
 ) -> Path:
     """Fig. 3 analog: the best trials' test metric per variant, coloured by the test vs vanilla.
 
-    `fraction`/`minimum` must be those `welch` was computed with; the per-variant counts are
-    checked against its `n` column so the boxes show exactly the trials that were tested.
-    Penalised (diverged) trials are drawn as crosses, since their value is imputed.
+    `best` is the selection the Welch tests were computed on (`best_trials`, with `fraction`,
+    which only labels the figure). Penalised (diverged) trials are drawn as crosses, since their
+    value is imputed.
     """
-    best = best_fraction(_task_trials(trials, task), fraction, minimum)
+    best = _task_trials(best, task)
     tests = welch[welch["task"] == task].set_index("variant")
     variants = variant_order(best["variant"])
     missing = [v for v in variants if v not in tests.index]
@@ -116,12 +114,6 @@ def plot_variant_boxplot(
         rows = best[best["variant"] == variant]
         values = rows["test_metric"].to_numpy(dtype=float)
         finite = np.isfinite(values)
-        if finite.sum() != tests.loc[variant, "n"]:
-            raise ValueError(
-                f"task {task}, variant {variant}: {finite.sum()} best trials here but "
-                f"n={tests.loc[variant, 'n']} in the Welch table; were they computed with the "
-                "same fraction and minimum?"
-            )
         samples.append(values[finite])
         jitter = rng.uniform(-0.12, 0.12, len(values))
         diverged = rows["diverged"].to_numpy(dtype=bool) if "diverged" in rows else ~finite
@@ -195,20 +187,21 @@ def plot_variant_boxplot(
 
 
 def plot_learning_curves(
-    trials: pd.DataFrame,
+    best: pd.DataFrame,
     epochs: pd.DataFrame,
     task: str,
     path: str | os.PathLike[str],
     fraction: float = 0.10,
-    minimum: int = 2,
     show_other_best: bool = True,
 ) -> Path:
     """Validation metric per epoch of each variant's best trial (thick), other best ones thin.
 
+    `best` is the `best_trials` selection (`fraction` only labels the figure).
+
     The y range is fitted to the thick lines, so one wild early epoch of a thin line cannot
     flatten the curves that matter; thin lines outside it are clipped.
     """
-    best = best_fraction(_task_trials(trials, task), fraction, minimum)
+    best = _task_trials(best, task)
     curves = epochs[epochs["task"] == task]
     figure = Figure(figsize=(8.0, 4.8))
     axis = figure.add_subplot()
