@@ -275,7 +275,9 @@ def run_trial(
     implementation = implementation_used(settings.implementation, device)
     input_noise = float(hyperparameters["input_noise"])
     shuffler = np.random.default_rng(address.seed)
-    noise_generator = torch.Generator(device=device).manual_seed(address.seed)
+    # Noise is drawn on the CPU and moved: the same stream on every device, and a checkpoint's
+    # generator state restores on a CPU or a CUDA machine alike.
+    noise_generator = torch.Generator().manual_seed(address.seed)
     stopper = EarlyStopping(settings.patience)
     epochs: list[dict[str, float]] = []
     best_state: dict[str, torch.Tensor] | None = None
@@ -306,7 +308,7 @@ def run_trial(
             example = train[i]
             inputs = example.inputs
             if input_noise > 0.0:
-                noise = torch.randn(inputs.shape, generator=noise_generator, device=device)
+                noise = torch.randn(inputs.shape, generator=noise_generator).to(device)
                 inputs = inputs + input_noise * noise
             batch = _training_batch(example, inputs, kind)
             loss = objective.loss(model(batch.inputs), batch)
