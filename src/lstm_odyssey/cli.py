@@ -14,12 +14,13 @@ from pathlib import Path
 
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
+from lstm_odyssey.variant_specs import VARIANT_NAMES
 
 
 def _address_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="task key in the config, e.g. jsb")
     parser.add_argument(
-        "--variant", required=True, help="V, NIG, NFG, NOG, NIAF, NOAF, NP, CIFG or FGR"
+        "--variant", required=True, choices=VARIANT_NAMES, help="the paper's abbreviation"
     )
     parser.add_argument("--index", required=True, type=int, help="trial index (0-based)")
 

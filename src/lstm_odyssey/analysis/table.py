@@ -32,6 +32,7 @@ import pandas as pd
 from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.recovery import set_aside
 from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION
+from lstm_odyssey.variant_specs import VARIANT_NAMES
 
 __all__ = [
     "EPOCH_COLUMNS",
@@ -45,7 +46,7 @@ __all__ = [
     "write_table",
 ]
 
-VARIANT_ORDER: tuple[str, ...] = ("V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
+VARIANT_ORDER: tuple[str, ...] = VARIANT_NAMES
 """The paper's order of the LSTM variants (vanilla first), used for rows and figure axes."""
 
 STATUSES = ("ok", "diverged")

@@ -22,8 +22,8 @@ from lstm_odyssey.analysis.fanova import HIGHER_ORDER, FanovaResult
 from lstm_odyssey.io import atomic_savefig
 from lstm_odyssey.plots.comparison import variant_colour
 from lstm_odyssey.search.space import SearchDimension
+from lstm_odyssey.variant_specs import VANILLA
 
-PRIMARY_VARIANT = "V"
 INTERACTIONS = "pairwise interactions"
 
 
@@ -99,7 +99,7 @@ def plot_marginals(
     metric_results: Mapping[str, FanovaResult],
     path: str | Path,
     time_results: Mapping[str, FanovaResult] | None = None,
-    primary: str = PRIMARY_VARIANT,
+    primary: str = VANILLA,
     metric_label: str = "test metric",
     grid_size: int = 100,
     title: str | None = None,
