@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from lstm_odyssey.analysis.fanova import ForestSettings
-from lstm_odyssey.plots.fanova_outputs import write_fanova_outputs
+from lstm_odyssey.analysis.fanova_tables import task_fanova
+from lstm_odyssey.io import atomic_write_tsv
+from lstm_odyssey.plots.fanova_figures import write_fanova_figures
 from lstm_odyssey.search.space import search_dimensions
 
 DIMENSIONS = search_dimensions(
@@ -46,14 +48,15 @@ def _write(trials, tmp_path):
             ("pairs", "png"),
         )
     }
-    table = write_fanova_outputs(
-        trials,
-        DIMENSIONS,
-        ForestSettings(n_trees=8, min_samples_leaf=1),
+    fanova = task_fanova(trials, DIMENSIONS, ForestSettings(n_trees=8, min_samples_leaf=1))
+    table = fanova.table()
+    atomic_write_tsv(table, paths["importance"])
+    write_fanova_figures(
+        fanova,
         task="jsb",
+        metric_name="nll",
         baseline="V",
         grid_size=10,
-        importance_path=paths["importance"],
         marginals_path=paths["marginals"],
         pies_path=paths["pies"],
         pairs_path=paths["pairs"],
@@ -84,3 +87,20 @@ def test_a_variant_without_finite_results_is_left_out(tmp_path, caplog):
 def test_a_task_without_finite_results_still_gets_its_outputs(tmp_path, baseline_values):
     table = _write(_trials({"V": baseline_values, "NP": [np.nan] * 4}), tmp_path)
     assert "test_metric" not in set(table["metric"])
+
+
+def test_forest_settings_come_from_the_config_section():
+    """The schema's keys (`trees`, ...) are read by the library, not renamed by the script."""
+    from pathlib import Path
+
+    import yaml
+
+    from lstm_odyssey.study import validate_config
+
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text()
+    )
+    del config["analysis"]["fanova"]
+    validate_config(config)
+    settings = ForestSettings.from_config(config["analysis"]["fanova"])
+    assert settings.n_trees == 64 and settings.min_samples_leaf == 1 and settings.bootstrap

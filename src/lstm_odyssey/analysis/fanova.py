@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ HIGHER_ORDER = "higher order"
 
 @dataclass(frozen=True)
 class ForestSettings:
-    """Random-forest settings for the fANOVA surrogate (passed through from the config)."""
+    """Random-forest settings for the fANOVA surrogate (the config's `analysis.fanova`)."""
 
     n_trees: int = 64
     min_samples_leaf: int = 3
@@ -43,6 +44,17 @@ class ForestSettings:
     bootstrap: bool = True
     max_depth: int | None = None
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, fanova: Mapping[str, Any]) -> ForestSettings:
+        """From the config's `analysis.fanova` section (validated; its defaults filled in)."""
+        return cls(
+            n_trees=int(fanova["trees"]),
+            min_samples_leaf=int(fanova["min_samples_leaf"]),
+            max_features=float(fanova["max_features"]),
+            bootstrap=bool(fanova["bootstrap"]),
+            seed=int(fanova["seed"]),
+        )
 
 
 @dataclass(frozen=True)
