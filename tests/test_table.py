@@ -20,7 +20,8 @@ from lstm_odyssey.analysis.table import (
     variant_order,
     write_table,
 )
-from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION, LOSS_CONVENTION
+from lstm_odyssey.training.conventions import LOSS_CONVENTION
+from lstm_odyssey.trial_record import RECORD_VERSION
 
 
 def trial_record(
@@ -33,6 +34,8 @@ def trial_record(
     **overrides: Any,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
+        "record_version": RECORD_VERSION,
+        "trial_key": f"key-{task}-{variant}-{index}",
         "task": task,
         "variant": variant,
         "index": index,
@@ -262,15 +265,23 @@ def test_trials_of_one_task_on_different_data_are_refused(tmp_path: Path) -> Non
 def test_trials_of_one_task_under_different_loss_conventions_are_refused_by_name(
     tmp_path: Path,
 ) -> None:
-    """A record from before the convention was recorded has none; it reads as the legacy one."""
-    legacy = trial_record(index=2)
-    del legacy["settings"]
-    paths = write_trials(tmp_path, [trial_record(index=0), trial_record(index=1), legacy])
+    other = trial_record(index=2)
+    other["settings"] = {**other["settings"], "loss_convention": "mean_over_frames"}
+    paths = write_trials(tmp_path, [trial_record(index=0), trial_record(index=1), other])
     with pytest.raises(ValueError, match="different loss conventions") as error:
         collect_trials(paths)
     assert str(paths[2]) in str(error.value)
     assert str(paths[0]) not in str(error.value)
-    assert LEGACY_LOSS_CONVENTION in str(error.value)
+    assert "mean_over_frames: 1 trials" in str(error.value)
+
+
+def test_a_record_of_another_contract_version_is_named_with_what_to_do(tmp_path: Path) -> None:
+    """Records from before version 2 (per-frame loss) carry no record_version at all."""
+    old = trial_record(index=0)
+    del old["record_version"], old["settings"], old["trial_key"]
+    paths = write_trials(tmp_path, [old])
+    with pytest.raises(ValueError, match=r"0\.json: record_version: none, this version reads 2"):
+        collect_trials(paths)
 
 
 def test_the_loss_convention_is_a_column(tmp_path: Path) -> None:

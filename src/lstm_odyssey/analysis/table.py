@@ -31,7 +31,7 @@ import pandas as pd
 
 from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.recovery import set_aside
-from lstm_odyssey.training.conventions import LEGACY_LOSS_CONVENTION
+from lstm_odyssey.trial_record import record_problems
 from lstm_odyssey.variant_specs import VARIANT_NAMES
 
 __all__ = [
@@ -48,8 +48,6 @@ __all__ = [
 
 VARIANT_ORDER: tuple[str, ...] = VARIANT_NAMES
 """The paper's order of the LSTM variants (vanilla first), used for rows and figure axes."""
-
-STATUSES = ("ok", "diverged")
 
 # Columns before the hyperparameters, and after them, in the trials table.
 _ADDRESS_COLUMNS = ["task", "variant", "index", "seed", "status", "diverged"]
@@ -118,68 +116,13 @@ def _as_float(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _is_number(value: Any, allow_null: bool = False) -> bool:
-    if value is None:
-        return allow_null
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_integer(value: Any, allow_null: bool = False) -> bool:
-    if value is None:
-        return allow_null
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _validate_trial(record: Any) -> list[str]:
-    """Every problem with one parsed trial record, as 'field: what was expected' strings."""
-    if not isinstance(record, dict):
-        return [f"top level: expected a JSON object, found {type(record).__name__}"]
-    problems: list[str] = []
-
-    def check(field: str, ok: bool, expected: str) -> None:
-        if field not in record:
-            problems.append(f"{field}: missing (expected {expected})")
-        elif not ok:
-            problems.append(f"{field}: expected {expected}, found {record[field]!r}")
-
-    get = record.get
-    check("task", isinstance(get("task"), str) and bool(get("task")), "a non-empty string")
-    check("variant", isinstance(get("variant"), str) and bool(get("variant")), "a non-empty string")
-    check("index", _is_integer(get("index")) and get("index", -1) >= 0, "an integer >= 0")
-    check("seed", _is_integer(get("seed")), "an integer")
-    check("metric", isinstance(get("metric"), str) and bool(get("metric")), "a non-empty string")
-    check("status", get("status") in STATUSES, f"one of {', '.join(STATUSES)}")
-    check("hyperparameters", isinstance(get("hyperparameters"), dict), "an object")
-    check("parameter_count", _is_integer(get("parameter_count")), "an integer")
-    check("epochs", isinstance(get("epochs"), list), "a list of epoch objects")
-    check("best_valid_epoch", _is_integer(get("best_valid_epoch"), True), "an integer or null")
-    check("best_valid_metric", _is_number(get("best_valid_metric"), True), "a number or null")
-    check("test_metric", _is_number(get("test_metric"), True), "a number or null")
-    check("train_seconds", _is_number(get("train_seconds")), "a number")
-    check("provenance", isinstance(get("provenance"), dict), "an object")
-
-    if isinstance(get("hyperparameters"), dict):
-        clashes = sorted(set(get("hyperparameters")) & set(TRIAL_COLUMNS))
-        for name in clashes:
+    """Every problem with one parsed record: the contract (`trial_record`), then the table's own
+    rule that no hyperparameter may be named like one of its columns."""
+    problems = record_problems(record)
+    if not problems:
+        for name in sorted(set(record["hyperparameters"]) & set(TRIAL_COLUMNS)):
             problems.append(f"hyperparameters.{name}: name clashes with a column of the table")
-    if isinstance(get("provenance"), dict) and not isinstance(
-        get("provenance").get("data_hash"), str
-    ):
-        problems.append("provenance.data_hash: missing or not a string")
-    if isinstance(get("epochs"), list):
-        for position, epoch in enumerate(get("epochs")):
-            if not isinstance(epoch, dict):
-                problems.append(f"epochs[{position}]: expected an object, found {epoch!r}")
-                continue
-            for field in _EPOCH_FIELDS:
-                allow_null = field != "epoch"
-                if field not in epoch:
-                    problems.append(f"epochs[{position}].{field}: missing")
-                elif not _is_number(epoch[field], allow_null=allow_null):
-                    problems.append(
-                        f"epochs[{position}].{field}: expected a number"
-                        f"{' or null' if allow_null else ''}, found {epoch[field]!r}"
-                    )
     return problems
 
 
@@ -214,12 +157,8 @@ def _trial_row(record: Mapping[str, Any]) -> dict[str, Any]:
         # Wall time per epoch including evaluation: what a reader needs to budget a rerun.
         "seconds_per_epoch": float(record["train_seconds"]) / epochs_run if epochs_run else np.nan,
         "metric": record["metric"],
-        # Recorded in the settings since version 0.2; older records used the per-frame mean.
-        "loss_convention": (record.get("settings") or {}).get(
-            "loss_convention", LEGACY_LOSS_CONVENTION
-        ),
-        # Recorded since the provenance change; older records read as missing.
-        "stop_reason": record.get("stop_reason"),
+        "loss_convention": record["settings"]["loss_convention"],
+        "stop_reason": record["stop_reason"],
         "implementation": provenance.get("implementation"),
         "device": provenance.get("device"),
         "data_hash": provenance["data_hash"],

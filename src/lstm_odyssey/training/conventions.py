@@ -11,8 +11,6 @@ The convention of the paper's framework (Brainstorm's loss layer sums over time 
 batch size); the paper's learning-rate range [1e-6, 1e-2] is calibrated for it.
 """
 
-LEGACY_LOSS_CONVENTION = "mean_over_frames"
-"""What trial records without a recorded convention were trained with (before version 0.2)."""
 
 RESULT_NEUTRAL_SETTINGS = ("implementation", "eval_batch_size")
 """Trial settings that change a result by float round-off at most.

@@ -38,6 +38,7 @@ from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SE
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective
 from lstm_odyssey.training.optim import clip_gradients, make_optimizer
+from lstm_odyssey.trial_record import RECORD_VERSION, record_problems
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,9 @@ def _cached_record(record_cache: Path, key: str) -> dict[str, Any] | None:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return record if isinstance(record, dict) and record.get("trial_key") == key else None
+    if record_problems(record) or record.get("trial_key") != key:
+        return None  # another contract version, or another trial's record under this name
+    return record
 
 
 def run_trial(
@@ -381,6 +384,7 @@ def run_trial(
         test_metric = evaluate(model, test_batches, objective, device)
     finished = dt.datetime.now(dt.UTC)
     record = {
+        "record_version": RECORD_VERSION,
         "task": address.task,
         "variant": address.variant,
         "index": address.index,
@@ -416,6 +420,9 @@ def run_trial(
             "finished": finished.isoformat(),
         },
     }
+    problems = record_problems(json.loads(json.dumps(record, default=str)))
+    if problems:  # the writer broke the contract the tables read: fail here, not in collect
+        raise RuntimeError(f"{address}: the trial record breaks its contract: {problems}")
     if record_cache is not None:  # first the cache: a kill in between loses nothing
         atomic_write_json(Path(record_cache) / f"{key}.json", record)
     atomic_write_json(result_path, record)
