@@ -13,6 +13,12 @@ from lstm_odyssey import export_library_path
 
 export_library_path(LIBRARY)
 
+from lstm_odyssey.data.corpora import (
+    SYNTHETIC_CORPORA,
+    corpus_fingerprint,
+    is_synthetic,
+    synthetic_corpus_directory,
+)
 from lstm_odyssey.recovery import set_aside_unreadable_prepared_data
 from lstm_odyssey.study import (
     hyperparameters_of,
@@ -27,6 +33,12 @@ validate_config(config, "the study config")
 
 TASKS = list(config["tasks"])
 VARIANTS = list(config["variants"])
+# Generated stand-in corpora of this study's tasks: corpus name -> task.
+SYNTHETIC_TASKS = {
+    SYNTHETIC_CORPORA[task]: task
+    for task in TASKS
+    if is_synthetic(task, config["tasks"][task]["data"])
+}
 
 # Where finished trial records are also kept, by content (see run_trial): a record that Snakemake
 # deletes or a user removes is restored from here instead of retrained.
@@ -45,6 +57,7 @@ for _task in TASKS:
 
 wildcard_constraints:
     task="|".join(TASKS),
+    corpus="|".join(SYNTHETIC_TASKS) or "no-synthetic-corpus",
     variant="|".join(VARIANTS),
     index=r"\d+",
 
@@ -79,12 +92,31 @@ def get_data_params(wildcards):
     return task_config(wildcards.task)["data"]
 
 
-def get_local_corpus(wildcards):
-    """A corpus file named in the config (not downloaded) is an input: replacing it reruns."""
-    data = task_config(wildcards.task)["data"]
-    if data.get("path") and not data.get("url"):
+def get_corpus_input(wildcards):
+    """The corpus as an input: a generated stand-in (built by synthesize_corpus) or a corpus file
+    named in the config (not downloaded; replacing it reruns the preparation). A corpus directory
+    is not an input but a fingerprint param (`get_corpus_fingerprint`): its own date says
+    nothing about the files inside."""
+    task = wildcards.task
+    data = task_config(task)["data"]
+    if is_synthetic(task, data):
+        return [str(synthetic_corpus_directory(task))]
+    if data.get("path") and not data.get("url") and not Path(data["path"]).is_dir():
         return [data["path"]]
     return []
+
+
+def get_corpus_fingerprint(wildcards):
+    """Paths, sizes and dates of a configured corpus directory's files, digested."""
+    data = task_config(wildcards.task)["data"]
+    if is_synthetic(wildcards.task, data) or not data.get("path"):
+        return None
+    return corpus_fingerprint(data["path"]) if Path(data["path"]).is_dir() else None
+
+
+def get_synthetic_options(wildcards):
+    task = SYNTHETIC_TASKS[wildcards.corpus]
+    return task_config(task)["data"]["synthetic"]
 
 
 def get_trial_hyperparameters(wildcards):

@@ -1,18 +1,36 @@
-# Corpus -> prepared HDF5 (features + targets per split), one file per task.
+# Corpus -> prepared HDF5 (features + targets per split), one file per task. Tasks without their
+# licensed corpus use a stand-in generated in the real corpus's layout and formats.
+
+
+rule synthesize_corpus:
+    output:
+        directory("results/corpora/{corpus}"),
+    params:
+        options=get_synthetic_options,
+    log:
+        "logs/synthesize_corpus/{corpus}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/lstm-odyssey.yaml"
+    script:
+        "../scripts/synthesize_corpus.py"
 
 
 rule prepare_data:
     input:
-        get_local_corpus,
+        get_corpus_input,
     output:
         "results/data/{task}.h5",
     params:
         data=get_data_params,
+        corpus_fingerprint=get_corpus_fingerprint,
     log:
         "logs/prepare_data/{task}.log",
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
     conda:
         "../../envs/lstm-odyssey.yaml"
     script:

@@ -7,17 +7,43 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lstm_odyssey.data.corpora import corpus_location
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.data.jsb import prepare_jsb
 
 
-def _prepare_jsb(data: Mapping[str, Any], out_path: str | os.PathLike) -> Any:
+def _prepare_jsb(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
     options = {k: v for k, v in data.items() if k != "source"}
     return prepare_jsb(data["source"], out_path, **options)
 
 
-PREPARERS: dict[str, Callable[[Mapping[str, Any], str | os.PathLike], Any]] = {
+def _corpus(task: str, data: Mapping[str, Any]) -> Path:
+    location = corpus_location(task, data)
+    if location is None:
+        raise CorpusError(
+            f"tasks.{task}.data.path", "no corpus given (set path, or source: synthetic)"
+        )
+    return location
+
+
+def _prepare_timit(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
+    from lstm_odyssey.data.timit import prepare_timit
+
+    return prepare_timit(_corpus("timit", data), out_path, workers=workers)
+
+
+def _prepare_iam_ondb(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
+    from lstm_odyssey.data.iamondb import prepare_iam_ondb
+
+    return prepare_iam_ondb(
+        _corpus("iam_ondb", data), out_path, offsets=bool(data["offsets"]), workers=workers
+    )
+
+
+PREPARERS: dict[str, Callable[[Mapping[str, Any], str | os.PathLike, int], Any]] = {
     "jsb": _prepare_jsb,
+    "timit": _prepare_timit,
+    "iam_ondb": _prepare_iam_ondb,
 }
 
 
@@ -26,7 +52,9 @@ def last_good_path(out_path: str | os.PathLike) -> Path:
     return Path(str(out_path) + ".last-good")
 
 
-def prepare_task(task: str, data: Mapping[str, Any], out_path: str | os.PathLike) -> Any:
+def prepare_task(
+    task: str, data: Mapping[str, Any], out_path: str | os.PathLike, workers: int = 1
+) -> Any:
     """Read the task's corpus as its config says and write the prepared data to `out_path`.
 
     Snakemake removes a job's old output before the job runs, so the last good prepared file is
@@ -36,7 +64,7 @@ def prepare_task(task: str, data: Mapping[str, Any], out_path: str | os.PathLike
     if task not in PREPARERS:
         raise ValueError(f"no data preparation for task {task!r}; known: {sorted(PREPARERS)}")
     try:
-        prepared = PREPARERS[task](data, out_path)
+        prepared = PREPARERS[task](data, out_path, workers)
     except CorpusError as error:
         kept = last_good_path(out_path)
         if kept.exists():
