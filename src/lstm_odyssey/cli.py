@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="prepare a task's data (HDF5)")
     prepare.add_argument("--task", required=True)
     prepare.add_argument("--out", help="default: results/data/{task}.h5")
+    prepare.add_argument(
+        "--workers", type=int, default=1, help="processes extracting features (default 1)"
+    )
 
     train = commands.add_parser("train", help="train one trial and write its JSON record")
     _address_arguments(train)
@@ -77,10 +80,18 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     if args.command == "prepare":
+        from lstm_odyssey.data.corpora import (
+            generate_synthetic_corpus,
+            is_synthetic,
+            synthetic_corpus_directory,
+        )
         from lstm_odyssey.data.prepare import prepare_task
 
+        data = config["tasks"][task]["data"]
+        if is_synthetic(task, data) and not synthetic_corpus_directory(task).exists():
+            generate_synthetic_corpus(task, data["synthetic"], synthetic_corpus_directory(task))
         out = args.out or f"results/data/{task}.h5"
-        prepare_task(task, config["tasks"][task]["data"], out)
+        prepare_task(task, data, out, workers=args.workers)
         print(out)
         return 0
 
