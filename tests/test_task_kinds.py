@@ -127,3 +127,36 @@ def test_kinds_are_looked_up_by_name_and_tasks_have_one():
     assert KIND_OF_TASK["jsb"] is NEXT_STEP and not NEXT_STEP.bidirectional_allowed
     with pytest.raises(ValueError, match="unknown task kind 'speech'"):
         task_kind("speech")
+
+
+def test_ctc_gradients_through_the_bidirectional_network_match_finite_differences():
+    """The CTC loss reaches every parameter of both directions: finite, non-zero and equal to a
+    central difference on a tiny float64 case."""
+    torch.manual_seed(5)
+    model = SequenceNetwork("V", INPUTS, 3, CLASSES, bidirectional=True, init_std=0.5).double()
+    inputs = torch.randn(7, 2, INPUTS, dtype=torch.float64)
+    batch_targets = [torch.tensor([1, 2, 2]), torch.tensor([3])]
+    from lstm_odyssey.training.objectives import Batch
+
+    batch = Batch(inputs, torch.tensor([7, 5]), batch_targets)
+    objective = CTC.objective()
+
+    def loss() -> torch.Tensor:
+        return objective.loss(model(batch.inputs, batch.lengths), batch)
+
+    model.zero_grad()
+    loss().backward()
+    for name, parameter in model.named_parameters():
+        gradient = parameter.grad
+        assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0, name
+        flat = parameter.data.view(-1)
+        for position in (0, flat.numel() // 2, flat.numel() - 1):
+            original = flat[position].item()
+            with torch.no_grad():
+                flat[position] = original + 1e-6
+                up = loss().item()
+                flat[position] = original - 1e-6
+                down = loss().item()
+                flat[position] = original
+            numeric = (up - down) / 2e-6
+            assert gradient.view(-1)[position].item() == pytest.approx(numeric, rel=1e-5, abs=1e-8)
