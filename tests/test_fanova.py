@@ -14,7 +14,6 @@ from lstm_odyssey.analysis.fanova import (
     ForestSettings,
     fanova_importance,
     tree_partition,
-    write_importance_table,
 )
 from lstm_odyssey.search.space import SearchDimension, search_dimensions
 
@@ -264,16 +263,6 @@ def test_non_finite_metric_is_rejected_with_the_column_name():
     table = pd.DataFrame({"input_noise": [0.1, 0.2, 0.3], "test_metric": [1.0, np.nan, 2.0]})
     with pytest.raises(ValueError, match="test_metric"):
         fanova_importance(table, dimensions)
-
-
-def test_importance_table_is_written_as_tsv_without_leftovers(analytic_result, tmp_path):
-    path = write_importance_table(analytic_result, tmp_path / "nested" / "fanova.tsv")
-    written = pd.read_csv(path, sep="\t")
-    assert list(written["term"]) == list(analytic_result.importance_table()["term"])
-    assert [p.name for p in path.parent.iterdir()] == ["fanova.tsv"]
-
-
-# --- figures -----------------------------------------------------------------------------------
 
 
 def test_fanova_figures_are_written_for_numeric_and_categorical_dimensions(tmp_path):

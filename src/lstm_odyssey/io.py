@@ -89,7 +89,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 def _json_ready(value: Any) -> Any:
     """Plain JSON values: numpy scalars/arrays as Python ones, non-finite floats as null.
 
-    JSON has no NaN or infinity; our result files use null for "no value" (see the trial schema),
+    JSON has no NaN or infinity; our result files use null for "no value" (see `trial_record`),
     so a NaN loss is written as null rather than as the non-standard token `NaN`.
     """
     if isinstance(value, dict):

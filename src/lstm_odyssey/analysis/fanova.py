@@ -20,7 +20,6 @@ import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,6 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 
-from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.search.space import SearchDimension
 
 HIGHER_ORDER = "higher order"
@@ -427,7 +425,3 @@ def fanova_importance(
     forest = fit_forest(search_matrix(table, dimensions), y, forest_settings or ForestSettings())
     return decompose_forest(forest, dimensions, metric=metric, n_trials=len(table))
 
-
-def write_importance_table(result: FanovaResult, path: str | Path) -> Path:
-    """Write the importance table as TSV, atomically (a reader never sees half a file)."""
-    return atomic_write_tsv(result.importance_table(), path)

@@ -70,9 +70,9 @@ _RESULT_COLUMNS = [
     "git_commit",
 ]
 TRIAL_COLUMNS: tuple[str, ...] = tuple(_ADDRESS_COLUMNS + _RESULT_COLUMNS)
+"""Fixed columns of the trials table; the hyperparameter columns sit between the two groups."""
 # Read back as text even where they look numeric (a hex commit such as "0123456").
 _TEXT_COLUMNS = ("task", "variant", "status", *_RESULT_COLUMNS[_RESULT_COLUMNS.index("metric") :])
-"""Fixed columns of the trials table; the hyperparameter columns sit between the two groups."""
 
 EPOCH_COLUMNS: tuple[str, ...] = (
     "task",

@@ -64,9 +64,6 @@ class SplitData:
         label_start, label_stop = int(label_offsets[index]), int(label_offsets[index + 1])
         return self.inputs[start:stop], self.targets[label_start:label_stop]
 
-    def sequence_lengths(self) -> np.ndarray:
-        """Frames per sequence, e.g. for length-bucketed batching."""
-        return np.diff(self.offsets)
 
     @classmethod
     def from_sequences(

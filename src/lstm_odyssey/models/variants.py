@@ -16,7 +16,7 @@ with g = h = tanh and y, c starting at zero. The variants change it as follows:
 NIG i = 1; NFG f = 1; NOG o = 1; NIAF g = identity; NOAF h = identity; NP no
 peepholes; CIFG f = 1 - i; FGR every gate also sees the previous i', f', o'.
 
-Parameter layout (stable: the fast kernel and the weight analysis read it):
+Parameter layout (stable: the fused kernel in ``fast_lstm`` reads it):
 
 * ``W`` (G*H x I), ``R`` (G*H x H), ``b`` (G*H): H-row blocks in the order
   z, i, f, o, leaving out the gates a variant lacks (``spec.gate_blocks``);
