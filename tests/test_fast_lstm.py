@@ -180,3 +180,28 @@ def test_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path: Path) -> Non
     with pytest.warns(RuntimeWarning, match="build lock"):
         fast_lstm._remove_stale_lock(tmp_path)
     assert not lock.exists()
+
+
+def test_checkouts_share_one_cached_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build is named by the sources' content and built from copies inside the cache, so
+    two checkouts of the same commit never evict each other's build."""
+    from torch.utils import cpp_extension
+
+    built = []
+    monkeypatch.setattr(
+        cpp_extension,
+        "load",
+        lambda **keywords: built.append((keywords["name"], keywords["sources"])),
+    )
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "cache"))
+    for checkout in ("one", "two"):
+        sources = tmp_path / checkout / "csrc"
+        sources.mkdir(parents=True)
+        for source in fast_lstm.SOURCE_DIR.glob("*.cpp"):
+            (sources / source.name).write_bytes(source.read_bytes())
+        monkeypatch.setattr(fast_lstm, "SOURCE_DIR", sources)
+        fast_lstm.compile_extension()
+    (first_name, first_sources), (second_name, second_sources) = built
+    assert first_name == second_name and first_sources == second_sources
+    cache = tmp_path / "cache" / first_name
+    assert all(Path(source).is_relative_to(cache) for source in first_sources)

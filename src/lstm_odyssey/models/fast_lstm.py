@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from lstm_odyssey.io import atomic_path
 from lstm_odyssey.models.variants import (
     IMPLEMENTATIONS,
     VariantLSTM,
@@ -103,6 +105,23 @@ def _remove_stale_lock(directory: Path) -> None:
         lock.unlink(missing_ok=True)
 
 
+def _sources_in_cache(sources: list[Path], directory: Path) -> list[Path]:
+    """Copies of `sources` inside the (content-named) build directory, to build from.
+
+    torch's build file records the sources' absolute paths; building from the checkout would
+    make every checkout's build differ from the cached one and evict it (a 30-60 s rebuild,
+    sometimes inside a training job). The copies are the same for every checkout.
+    """
+    copies = []
+    for source in sources:
+        copy = directory / "sources" / source.name
+        if not copy.exists() or copy.read_bytes() != source.read_bytes():
+            with atomic_path(copy) as temporary:
+                shutil.copyfile(source, temporary)
+        copies.append(copy)
+    return copies
+
+
 def compile_extension() -> Any:
     """Build (or reuse the cached build of) the kernel and return its op namespace."""
     from torch.utils import cpp_extension
@@ -128,7 +147,7 @@ def compile_extension() -> Any:
     _remove_stale_lock(directory)
     cpp_extension.load(
         name=name,
-        sources=[str(source) for source in sources],
+        sources=[str(source) for source in _sources_in_cache(sources, directory)],
         extra_cflags=list(COMPILE_FLAGS),
         build_directory=str(directory),
         is_python_module=False,
