@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from lstm_odyssey.models import fast_lstm
+from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.training import trial as trial_module
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
-from lstm_odyssey.training.trial import implementation_used, resolve_device
+from lstm_odyssey.training.trial import resolve_device
 
 
 def test_auto_device_is_cuda_only_where_torch_sees_one(monkeypatch):
@@ -68,7 +69,7 @@ def test_the_fused_kernel_is_never_asked_to_run_off_the_cpu(monkeypatch):
         raise AssertionError("the CPU kernel was loaded for a non-CPU tensor")
 
     monkeypatch.setattr(fast_lstm._EXTENSION, "ops", no_build)
-    off_cpu = torch.empty(4, 1, 3, device="meta")
-    assert fast_lstm._usable_ops(off_cpu, announce=False) is None
-    assert implementation_used("fast", torch.device("cuda")) == "reference"
-    assert implementation_used("auto", torch.device("cuda")) == "reference"
+    for device in (torch.device("cuda"), torch.device("meta")):
+        assert resolve_implementation("auto", device, torch.float32) == "reference"
+        with pytest.warns(RuntimeWarning, match="CPU float32/float64 only"):
+            assert resolve_implementation("fast", device, torch.float32) == "reference"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstm_odyssey.models import fast_lstm
+from lstm_odyssey.models import fast_lstm, implementations
 from lstm_odyssey.models.networks import SequenceNetwork
-from lstm_odyssey.models.variants import IMPLEMENTATIONS, VARIANTS, VariantLSTM
+from lstm_odyssey.models.variants import VARIANTS, VariantLSTM
 
 torch.set_num_threads(1)
 
@@ -141,7 +141,7 @@ def test_failed_build_warns_once_and_uses_reference(monkeypatch: pytest.MonkeyPa
 def test_fast_on_unsupported_dtype_warns_once_and_uses_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(fast_lstm, "_WARNED", set())
+    monkeypatch.setattr(implementations, "_WARNED", set())
     torch.manual_seed(5)
     layer = VariantLSTM("V", 3, 4, implementation="fast").to(torch.bfloat16)
     x = torch.randn(5, 1, 3, dtype=torch.bfloat16)
@@ -157,17 +157,28 @@ def test_fast_on_unsupported_dtype_warns_once_and_uses_reference(
     torch.testing.assert_close(y_auto, layer(x), rtol=0, atol=0)
 
 
-def test_fast_and_auto_are_registered_when_importing_variants_alone() -> None:
+def test_every_implementation_works_from_the_layer_module_alone() -> None:
+    """One explicit registry: no import side effect is needed for "fast" or "auto"."""
     code = (
-        "from lstm_odyssey.models.variants import IMPLEMENTATIONS, VariantLSTM\n"
-        "VariantLSTM('V', 2, 3, implementation='fast')\n"
-        "VariantLSTM('V', 2, 3, implementation='auto')\n"
-        "print(sorted(IMPLEMENTATIONS))\n"
+        "import torch\n"
+        "from lstm_odyssey.models.variants import VariantLSTM\n"
+        "for name in ('reference', 'fast', 'auto'):\n"
+        "    VariantLSTM('V', 2, 3, implementation=name)(torch.zeros(4, 1, 2))\n"
+        "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "'auto', 'fast', 'reference'" in result.stdout
-    assert {"reference", "fast", "auto"} <= set(IMPLEMENTATIONS)
+    assert result.stdout.strip() == "ok"
+    with pytest.raises(ValueError, match="unknown implementation 'turbo'"):
+        VariantLSTM("V", 2, 3, implementation="turbo")
+
+
+def test_the_record_and_the_forward_pass_resolve_alike(kernel: None) -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert implementations.resolve_implementation("auto", cpu, torch.float32) == "fast"
+    assert implementations.resolve_implementation("reference", cpu, torch.float32) == "reference"
+    assert implementations.resolve_implementation("auto", cuda, torch.float32) == "reference"
+    assert implementations.resolve_implementation("auto", cpu, torch.bfloat16) == "reference"
 
 
 def test_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path: Path) -> None:

@@ -19,9 +19,8 @@ loaded from there in a fraction of a second. The build's name carries a hash of
 the sources, flags and versions, so an edited kernel is rebuilt; concurrent first
 uses (parallel Snakemake jobs) wait on torch's file lock for the one build.
 
-Two implementations are registered in ``IMPLEMENTATIONS``: ``"fast"`` (warns once
-and uses the reference when the kernel cannot be used: no compiler, CUDA tensors,
-other dtypes) and ``"auto"`` (the same, silent about device and dtype).
+When the kernel runs (``implementation`` "fast"/"auto", CPU float32/float64, a
+successful build) is decided by ``models.implementations.resolve_implementation``.
 """
 
 from __future__ import annotations
@@ -42,15 +41,9 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from lstm_odyssey.io import atomic_path
-from lstm_odyssey.models.variants import (
-    IMPLEMENTATIONS,
-    VariantLSTM,
-    VariantSpec,
-    run_reference,
-)
+from lstm_odyssey.models.variants import VariantLSTM, VariantSpec
 
 SOURCE_DIR = Path(__file__).parent / "csrc"
-SUPPORTED_DTYPES = (torch.float32, torch.float64)
 # -O3 for auto-vectorisation; no -march=native (the kernel picks AVX2 or AVX-512 itself),
 # -fno-trapping-math lets the compiler vectorise the branch-free exp/tanh.
 COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fno-math-errno")
@@ -182,19 +175,8 @@ class _Extension:
                     )
             return self._ops
 
-    @property
-    def failed(self) -> bool:
-        return self._error is not None
-
 
 _EXTENSION = _Extension()
-_WARNED: set[str] = set()
-
-
-def _warn_once(key: str, message: str) -> None:
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def fast_available() -> bool:
@@ -272,42 +254,13 @@ def _shift_in_time(sequence: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(sequence[:1]), sequence[:-1]])
 
 
-def _usable_ops(x: Tensor, announce: bool) -> Any:
-    """The kernel's ops if they can run on x, else None (warning once if ``announce``)."""
-    if x.device.type != "cpu" or x.dtype not in SUPPORTED_DTYPES:
-        if announce:
-            _warn_once(
-                f"{x.device.type}-{x.dtype}",
-                f"lstm_odyssey: the fused LSTM kernel runs on CPU float32/float64 only; "
-                f"using the reference implementation for {x.device.type} {x.dtype}",
-            )
-        return None
-    return _EXTENSION.ops()
-
-
-def _run_fused(layer: VariantLSTM, x: Tensor, ops: Any) -> Tensor:
+def run_fused(layer: VariantLSTM, x: Tensor) -> Tensor:
+    """Forward-in-time recurrence over (T, B, I) with the fused kernel (CPU float32/64 only;
+    `implementations.resolve_implementation` decides when it runs)."""
+    ops = _EXTENSION.ops()
     return FusedLSTMFunction.apply(
         x, layer.W, layer.b, layer.R, layer.p, layer.R_gates, layer.spec, ops
     )
 
 
-def run_fast(layer: VariantLSTM, x: Tensor) -> Tensor:
-    """Forward-in-time recurrence over (T, B, I) with the fused kernel."""
-    ops = _usable_ops(x, announce=True)
-    if ops is None:
-        return run_reference(layer, x)
-    return _run_fused(layer, x, ops)
-
-
-def run_auto(layer: VariantLSTM, x: Tensor) -> Tensor:
-    """The fused kernel where it can run, the reference elsewhere (e.g. on CUDA)."""
-    ops = _usable_ops(x, announce=False)
-    if ops is None:
-        return run_reference(layer, x)
-    return _run_fused(layer, x, ops)
-
-
-IMPLEMENTATIONS["fast"] = run_fast
-IMPLEMENTATIONS["auto"] = run_auto
-
-__all__ = ["FusedLSTMFunction", "compile_extension", "fast_available", "run_auto", "run_fast"]
+__all__ = ["FusedLSTMFunction", "compile_extension", "fast_available", "run_fused"]

@@ -30,9 +30,9 @@ A variant holds exactly the parameters it uses, so the parameter count is the
 closed form in :func:`parameter_count`.
 
 Inputs are time-major (T, B, I) as in ``torch.nn.LSTM``. The time loop is done by
-an implementation chosen by name (``IMPLEMENTATIONS``); only ``"reference"`` (a
-Python loop over :meth:`VariantLSTM.step`) lives here. A fast path registers
-itself in ``IMPLEMENTATIONS`` with the same signature and must match the reference.
+an implementation chosen by name (``models.implementations``); only ``"reference"``
+(a Python loop over :meth:`VariantLSTM.step`) lives here. The fused kernel
+(``models.fast_lstm``) computes the same function and is tested against it.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 # The configurations themselves are torch-free data (tables, the CLI and the config check read
 # them without torch); this module is the layer that runs them.
+from lstm_odyssey.models.implementations import check_implementation, run_forward_in_time
 from lstm_odyssey.variant_specs import VARIANTS, Activation, VariantSpec, get_variant
 
 __all__ = ["VARIANTS", "VariantLSTM", "VariantSpec", "get_variant", "parameter_count"]
@@ -116,13 +117,6 @@ def run_reference(layer: VariantLSTM, x: Tensor) -> Tensor:
     return torch.stack(outputs)
 
 
-Implementation = Callable[["VariantLSTM", Tensor], Tensor]
-
-# name -> function(layer, x (T, B, I)) -> y (T, B, H), running forward in time over
-# every step; reversal, lengths and masking are handled by VariantLSTM.forward.
-IMPLEMENTATIONS: dict[str, Implementation] = {"reference": run_reference}
-
-
 class VariantLSTM(nn.Module):
     """One LSTM layer in any of the nine configurations; (T, B, I) -> (T, B, H).
 
@@ -140,11 +134,7 @@ class VariantLSTM(nn.Module):
         implementation: str = "reference",
     ) -> None:
         super().__init__()
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"unknown implementation {implementation!r}; expected one of "
-                f"{sorted(IMPLEMENTATIONS)}"
-            )
+        check_implementation(implementation)
         self.spec = get_variant(variant)
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -222,10 +212,10 @@ class VariantLSTM(nn.Module):
         """(T, B, I) -> (T, B, H); ``lengths`` (B,) marks each sequence's valid steps."""
         if lengths is not None:
             _check_lengths(lengths, x)
-        run = IMPLEMENTATIONS[self.implementation]
         if self.reverse:
             x = reverse_padded(x, lengths)
-        y = run(self, x)
+        # Forward in time over every step; reversal, lengths and masking are handled here.
+        y = run_forward_in_time(self, x)
         if self.reverse:
             y = reverse_padded(y, lengths)
         if lengths is not None:
@@ -242,7 +232,6 @@ class VariantLSTM(nn.Module):
 
 
 __all__ = [
-    "IMPLEMENTATIONS",
     "LSTMState",
     "VARIANTS",
     "VariantLSTM",

@@ -30,6 +30,7 @@ import torch
 
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
+from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.tasks import TaskKind, task_kind
 from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
@@ -117,21 +118,6 @@ def git_dirty() -> bool | None:
     """Whether the project's checkout has uncommitted changes (None if unknown)."""
     status = _git_output("status", "--porcelain", "--untracked-files=no")
     return None if status is None else bool(status)
-
-
-def implementation_used(requested: str, device: torch.device) -> str:
-    """The LSTM implementation a trial will really run, building the fused kernel if needed.
-
-    Called before the first epoch, so a first build (or waiting on another job's build) never
-    counts as training time; and recorded, since `auto` silently falls back to the reference.
-    """
-    if requested == "reference":
-        return "reference"
-    from lstm_odyssey.models.fast_lstm import fast_available
-
-    if device.type == "cpu" and fast_available():
-        return "fast"
-    return "reference"
 
 
 def _version_of(package: str) -> str | None:
@@ -275,7 +261,9 @@ def run_trial(
         nesterov=bool(searched["nesterov"]),
     )
     gradient_clipping = bool(searched["gradient_clipping"])
-    implementation = implementation_used(settings.implementation, device)
+    # The forward pass asks the same function, so the record names what really ran; asking it
+    # now also builds the kernel before epoch 1, so a first build never counts as training time.
+    implementation = resolve_implementation(settings.implementation, device, torch.float32)
     input_noise = float(hyperparameters["input_noise"])
     shuffler = np.random.default_rng(address.seed)
     # Noise is drawn on the CPU and moved: the same stream on every device, and a checkpoint's
