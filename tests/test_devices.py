@@ -56,7 +56,7 @@ def test_the_checkpointed_noise_generator_is_a_cpu_one(tmp_path, monkeypatch):
         tmp_path / "t.json",
         ADDRESS,
         HYPERPARAMETERS,
-        trial_module.TrialSettings(max_epochs=1),
+        trial_module.TrialSettings(max_epochs=1, patience=1),
         checkpoint_path=tmp_path / "t.ckpt",
     )
     state = saved[-1]["noise_generator"]

@@ -38,7 +38,7 @@ def test_schema_defaults_are_filled_in(default_config):
     assert config["tasks"]["jsb"]["network"] == {"bidirectional": False, "layers": 1}
     assert config["tasks"]["jsb"]["training"]["init_std"] == 0.1
     assert config["analysis"]["fanova"]["trees"] == 64
-    assert trial_settings(config, "jsb")["implementation"] == "reference"
+    assert trial_settings(config, "jsb")["implementation"] == "auto"
 
 
 def test_unknown_key_is_named(default_config):

@@ -117,7 +117,7 @@ def test_a_bidirectional_next_step_trial_is_refused(tmp_path):
             tmp_path / "t.json",
             TrialAddress("jsb", "V", 0, 1, 7),
             HYPERPARAMETERS,
-            TrialSettings(max_epochs=1, bidirectional=True),
+            TrialSettings(max_epochs=1, patience=1, bidirectional=True),
         )
     assert not (tmp_path / "t.json").exists()
 

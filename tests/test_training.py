@@ -140,7 +140,7 @@ ADDRESS = TrialAddress("jsb", "V", 0, 1, 1234)
 
 def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
     data = _tiny_next_step_data(tmp_path / "data.h5")
-    settings = TrialSettings(max_epochs=3, patience=2)
+    settings = TrialSettings(max_epochs=3, patience=2, implementation="reference")
     first = run_trial(data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings)
     second = run_trial(data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings)
     on_disk = json.loads((tmp_path / "a.json").read_text())
@@ -247,7 +247,7 @@ def test_unknown_hyperparameter_is_an_error(tmp_path):
             tmp_path / "x.json",
             ADDRESS,
             dict(HYPERPARAMETERS, dropout=0.5),
-            TrialSettings(),
+            TrialSettings(max_epochs=1, patience=1),
         )
 
 

@@ -13,13 +13,11 @@ from typing import Any
 
 import yaml
 
+from lstm_odyssey.config_schema import config_schema
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
 from lstm_odyssey.tasks import KIND_OF_TASK
 from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
-from lstm_odyssey.variant_specs import VARIANT_NAMES
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -48,8 +46,7 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
 
     The one validation of a study config: the Snakefile and the command line both call it.
     """
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    schema["$defs"]["variant"]["enum"] = list(VARIANT_NAMES)
+    schema = config_schema()
     errors = sorted(
         _validator_filling_defaults(schema).iter_errors(config), key=lambda e: list(e.path)
     )

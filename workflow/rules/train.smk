@@ -17,7 +17,7 @@ rule train_trial:
         record_cache=RECORD_CACHE,
     log:
         "logs/train/{task}/{variant}/{index}.log",
-    threads: config.get("threads_per_trial", 1)
+    threads: config["threads_per_trial"]
     resources:
         mem_mb=2000,
     conda:

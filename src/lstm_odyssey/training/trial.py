@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lstm_odyssey.config_schema import schema_default, search_dimension_names
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.models.implementations import resolve_implementation
@@ -43,30 +44,26 @@ from lstm_odyssey.trial_record import RECORD_VERSION, record_problems
 
 log = logging.getLogger(__name__)
 
-KNOWN_HYPERPARAMETERS = (
-    "hidden_size",
-    "learning_rate",
-    "momentum",
-    "input_noise",
-    # The paper searched these two booleans on TIMIT only; unsearched, a trial uses the default.
-    "nesterov",
-    "gradient_clipping",
-)
+KNOWN_HYPERPARAMETERS = search_dimension_names()
+# The paper searched these two booleans on TIMIT only; unsearched, a trial uses these.
 OPTIONAL_HYPERPARAMETER_DEFAULTS = {"nesterov": True, "gradient_clipping": False}
 
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """Everything about a trial that is not searched over (per task, from the config)."""
+    """Everything about a trial that is not searched over (per task, from the config).
 
-    max_epochs: int = 150
-    patience: int = 15
-    bidirectional: bool = False
-    layers: int = 1
-    init_std: float = 0.1
-    eval_batch_size: int = 32
-    implementation: str = "reference"
-    device: str = "cpu"
+    The defaults are the config schema's (`config_schema`), the one place they are stated.
+    """
+
+    max_epochs: int
+    patience: int
+    bidirectional: bool = schema_default("$defs", "network", "bidirectional")
+    layers: int = schema_default("$defs", "network", "layers")
+    init_std: float = schema_default("$defs", "training", "init_std")
+    eval_batch_size: int = schema_default("$defs", "training", "eval_batch_size")
+    implementation: str = schema_default("implementation")
+    device: str = schema_default("device")
     # Not configurable: recorded so results trained under another convention are never mixed.
     loss_convention: str = LOSS_CONVENTION
 
