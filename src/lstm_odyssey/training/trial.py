@@ -12,14 +12,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import logging
 import math
 import os
-import platform
-import socket
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +29,7 @@ from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.provenance import runtime_provenance
 from lstm_odyssey.tasks import TaskKind, task_kind
 from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
@@ -88,42 +85,6 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def _git_output(*arguments: str) -> str | None:
-    """stdout of a git command run in the package's checkout; None outside one."""
-    try:
-        result = subprocess.run(
-            ["git", *arguments],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip()
-
-
-def git_commit() -> str | None:
-    """The project's commit, from $LSTM_ODYSSEY_GIT_COMMIT or `git rev-parse` (None if unknown)."""
-    if os.environ.get("LSTM_ODYSSEY_GIT_COMMIT"):
-        return os.environ["LSTM_ODYSSEY_GIT_COMMIT"]
-    return _git_output("rev-parse", "HEAD") or None
-
-
-def git_dirty() -> bool | None:
-    """Whether the project's checkout has uncommitted changes (None if unknown)."""
-    status = _git_output("status", "--porcelain", "--untracked-files=no")
-    return None if status is None else bool(status)
-
-
-def _version_of(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def evaluate(
     model: torch.nn.Module, batches: list[Batch], objective: Objective, device: torch.device
 ) -> float:
@@ -169,6 +130,205 @@ def _cached_record(record_cache: Path, key: str) -> dict[str, Any] | None:
     return record
 
 
+@dataclass
+class TrialData:
+    """A prepared file read for one trial: its kind and splits, on the trial's device once."""
+
+    kind: TaskKind
+    objective: Objective
+    metadata: dict[str, Any]
+    train: list[SequenceExample]
+    valid_batches: list[Batch]
+    test_batches: list[Batch]
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.metadata.get("content_hash", ""))
+
+
+def load_trial_data(
+    data_path: str | os.PathLike, settings: TrialSettings, device: torch.device
+) -> TrialData:
+    """Read and check the prepared data; everything goes to the device once, not every step."""
+    prepared = read_prepared(data_path)
+    kind = task_kind(prepared.metadata["task_kind"])
+    if settings.bidirectional and not kind.bidirectional_allowed:
+        raise ValueError(
+            f"{data_path}: a bidirectional network on a {kind.name} task would see the future"
+        )
+    train = [
+        SequenceExample(e.inputs.to(device), e.targets.to(device))
+        for e in split_examples(prepared.splits["train"], kind)
+    ]
+    valid_batches, test_batches = (
+        [
+            batch.to(device)
+            for batch in evaluation_batches(
+                split_examples(prepared.splits[split], kind), kind, settings.eval_batch_size
+            )
+        ]
+        for split in ("valid", "test")
+    )
+    return TrialData(kind, kind.objective(), prepared.metadata, train, valid_batches, test_batches)
+
+
+@dataclass
+class TrainingState:
+    """Everything that changes from epoch to epoch: what a checkpoint saves and restores."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    shuffler: np.random.Generator
+    # Noise is drawn on the CPU and moved: the same stream on every device, and a checkpoint's
+    # generator state restores on a CPU or a CUDA machine alike.
+    noise_generator: torch.Generator
+    stopper: EarlyStopping
+    epochs: list[dict[str, float]]
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def checkpoint(self, key: str) -> dict[str, Any]:
+        return {
+            "key": key,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "shuffler": self.shuffler.bit_generator.state,
+            "noise_generator": self.noise_generator.get_state(),
+            "stopper": self.stopper,
+            "epochs": self.epochs,
+            "best_state": self.best_state,
+        }
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.shuffler.bit_generator.state = checkpoint["shuffler"]
+        self.noise_generator.set_state(checkpoint["noise_generator"])
+        self.stopper = checkpoint["stopper"]
+        self.epochs = checkpoint["epochs"]
+        self.best_state = checkpoint["best_state"]
+
+
+def initial_state(
+    address: TrialAddress,
+    hyperparameters: dict[str, Any],
+    settings: TrialSettings,
+    data: TrialData,
+    device: torch.device,
+) -> TrainingState:
+    """The network drawn from the trial's seed, its optimiser and the trial's random streams."""
+    torch.manual_seed(address.seed)
+    model = SequenceNetwork(
+        address.variant,
+        input_size=int(data.metadata["input_size"]),
+        hidden_size=int(hyperparameters["hidden_size"]),
+        output_size=int(data.metadata["n_classes"]),
+        bidirectional=settings.bidirectional,
+        layers=settings.layers,
+        init_std=settings.init_std,
+        implementation=settings.implementation,
+    ).to(device)
+    optimizer = make_optimizer(
+        model.parameters(),
+        float(hyperparameters["learning_rate"]),
+        float(hyperparameters["momentum"]),
+        nesterov=bool(_searched(hyperparameters)["nesterov"]),
+    )
+    return TrainingState(
+        model,
+        optimizer,
+        np.random.default_rng(address.seed),
+        torch.Generator().manual_seed(address.seed),
+        EarlyStopping(settings.patience),
+        [],
+    )
+
+
+def _searched(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return {**OPTIONAL_HYPERPARAMETER_DEFAULTS, **hyperparameters}
+
+
+def train_one_epoch(
+    state: TrainingState,
+    data: TrialData,
+    hyperparameters: dict[str, Any],
+    device: torch.device,
+) -> tuple[bool, float]:
+    """Online SGD over the shuffled training sequences: (finished without divergence, loss
+    per frame). The loss of a sequence is its summed loss; the returned mean is per frame, so
+    epochs and tasks read on one scale."""
+    input_noise = float(hyperparameters["input_noise"])
+    gradient_clipping = bool(_searched(hyperparameters)["gradient_clipping"])
+    state.model.train()
+    loss_sum, frames = 0.0, 0
+    for i in state.shuffler.permutation(len(data.train)):
+        example = data.train[i]
+        inputs = example.inputs
+        if input_noise > 0.0:
+            noise = torch.randn(inputs.shape, generator=state.noise_generator).to(device)
+            inputs = inputs + input_noise * noise
+        batch = _training_batch(example, inputs, data.kind)
+        loss = data.objective.loss(state.model(batch.inputs), batch)
+        if not torch.isfinite(loss):
+            return False, math.nan
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if gradient_clipping:
+            clip_gradients(state.model.parameters())
+        state.optimizer.step()
+        loss_sum += loss.item()
+        frames += len(example.inputs)
+    return True, loss_sum / max(frames, 1)
+
+
+def trial_record(
+    address: TrialAddress,
+    hyperparameters: dict[str, Any],
+    settings: TrialSettings,
+    data: TrialData,
+    state: TrainingState,
+    *,
+    key: str,
+    status: str,
+    test_metric: float | None,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """The trial's JSON record (the contract in `trial_record`), checked before it is written."""
+    if status == "diverged":
+        stop_reason = "diverged"
+    elif state.stopper.should_stop:
+        stop_reason = "early_stopping"
+    else:
+        stop_reason = "max_epochs"
+    record = {
+        "record_version": RECORD_VERSION,
+        "task": address.task,
+        "variant": address.variant,
+        "index": address.index,
+        "study_seed": address.study_seed,
+        "seed": address.seed,
+        "trial_key": key,
+        "task_kind": data.kind.name,
+        "metric": data.kind.metric_name,
+        "hyperparameters": hyperparameters,
+        "settings": asdict(settings),
+        "parameter_count": sum(p.numel() for p in state.model.parameters()),
+        "status": status,
+        "stop_reason": stop_reason,
+        "epochs": state.epochs,
+        "best_valid_epoch": state.stopper.best_valid_epoch,
+        "best_valid_metric": (
+            state.stopper.best_valid_metric if state.best_state is not None else None
+        ),
+        "test_metric": test_metric,
+        "train_seconds": sum(e["seconds"] for e in state.epochs),
+        "provenance": provenance,
+    }
+    problems = record_problems(json.loads(json.dumps(record, default=str)))
+    if problems:  # the writer broke the contract the tables read: fail here, not in collect
+        raise RuntimeError(f"{address}: the trial record breaks its contract: {problems}")
+    return record
+
+
 def run_trial(
     data_path: str | os.PathLike,
     result_path: str | os.PathLike,
@@ -202,15 +362,8 @@ def run_trial(
     torch.set_num_threads(threads)
     started = dt.datetime.now(dt.UTC)
     device = resolve_device(settings.device)
-    prepared = read_prepared(data_path)
-    metadata = prepared.metadata
-    kind = task_kind(metadata["task_kind"])
-    if settings.bidirectional and not kind.bidirectional_allowed:
-        raise ValueError(
-            f"{data_path}: a bidirectional network on a {kind.name} task would see the future"
-        )
-    data_hash = str(metadata.get("content_hash", ""))
-    key = trial_key(address, hyperparameters, settings, data_hash)
+    data = load_trial_data(data_path, settings, device)
+    key = trial_key(address, hyperparameters, settings, data.content_hash)
     if record_cache is not None:
         cached = _cached_record(Path(record_cache), key)
         if cached is not None:
@@ -221,193 +374,83 @@ def run_trial(
             )
             atomic_write_json(result_path, cached)
             return cached
-    objective = kind.objective()
-    # Everything goes to the device once, not every epoch or step.
-    train = [
-        SequenceExample(e.inputs.to(device), e.targets.to(device))
-        for e in split_examples(prepared.splits["train"], kind)
-    ]
-    valid_batches, test_batches = (
-        [
-            batch.to(device)
-            for batch in evaluation_batches(
-                split_examples(prepared.splits[split], kind),
-                kind,
-                settings.eval_batch_size,
-            )
-        ]
-        for split in ("valid", "test")
-    )
 
-    torch.manual_seed(address.seed)
-    model = SequenceNetwork(
-        address.variant,
-        input_size=int(metadata["input_size"]),
-        hidden_size=int(hyperparameters["hidden_size"]),
-        output_size=int(metadata["n_classes"]),
-        bidirectional=settings.bidirectional,
-        layers=settings.layers,
-        init_std=settings.init_std,
-        implementation=settings.implementation,
-    ).to(device)
-    searched = {**OPTIONAL_HYPERPARAMETER_DEFAULTS, **hyperparameters}
-    optimizer = make_optimizer(
-        model.parameters(),
-        float(hyperparameters["learning_rate"]),
-        float(hyperparameters["momentum"]),
-        nesterov=bool(searched["nesterov"]),
-    )
-    gradient_clipping = bool(searched["gradient_clipping"])
+    state = initial_state(address, hyperparameters, settings, data, device)
     # The forward pass asks the same function, so the record names what really ran; asking it
     # now also builds the kernel before epoch 1, so a first build never counts as training time.
     implementation = resolve_implementation(settings.implementation, device, torch.float32)
-    input_noise = float(hyperparameters["input_noise"])
-    shuffler = np.random.default_rng(address.seed)
-    # Noise is drawn on the CPU and moved: the same stream on every device, and a checkpoint's
-    # generator state restores on a CPU or a CUDA machine alike.
-    noise_generator = torch.Generator().manual_seed(address.seed)
-    stopper = EarlyStopping(settings.patience)
-    epochs: list[dict[str, float]] = []
-    best_state: dict[str, torch.Tensor] | None = None
-    status = "ok"
-    first_epoch = 1
-
     if checkpoint_path is not None:
-        state = load_checkpoint(checkpoint_path, key)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            shuffler.bit_generator.state = state["shuffler"]
-            noise_generator.set_state(state["noise_generator"])
-            stopper = state["stopper"]
-            epochs = state["epochs"]
-            best_state = state["best_state"]
-            first_epoch = len(epochs) + 1
-            log.info("resuming %s from checkpoint after epoch %d", address, len(epochs))
+        checkpoint = load_checkpoint(checkpoint_path, key)
+        if checkpoint is not None:
+            state.restore(checkpoint)
+            log.info("resuming %s from checkpoint after epoch %d", address, len(state.epochs))
 
+    status = "ok"
     last_checkpoint = time.monotonic()
-    for epoch in range(first_epoch, settings.max_epochs + 1):
-        if stopper.should_stop:
+    for epoch in range(len(state.epochs) + 1, settings.max_epochs + 1):
+        if state.stopper.should_stop:
             break
         epoch_start = time.perf_counter()
-        model.train()
-        loss_sum, frames = 0.0, 0
-        for i in shuffler.permutation(len(train)):
-            example = train[i]
-            inputs = example.inputs
-            if input_noise > 0.0:
-                noise = torch.randn(inputs.shape, generator=noise_generator).to(device)
-                inputs = inputs + input_noise * noise
-            batch = _training_batch(example, inputs, kind)
-            loss = objective.loss(model(batch.inputs), batch)
-            if not torch.isfinite(loss):
-                status = "diverged"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if gradient_clipping:
-                clip_gradients(model.parameters())
-            optimizer.step()
-            loss_sum += loss.item()  # the sequence's summed loss
-            frames += len(example.inputs)
-        if status == "ok":
-            valid_metric = evaluate(model, valid_batches, objective, device)
-            if not math.isfinite(valid_metric):
-                status = "diverged"
-        if status == "diverged":
+        finite, train_loss = train_one_epoch(state, data, hyperparameters, device)
+        valid_metric = (
+            evaluate(state.model, data.valid_batches, data.objective, device) if finite else None
+        )
+        if valid_metric is None or not math.isfinite(valid_metric):
+            status = "diverged"
             log.warning("%s diverged in epoch %d", address, epoch)
             break
         seconds = time.perf_counter() - epoch_start
-        epochs.append(
+        state.epochs.append(
             {
                 "epoch": epoch,
-                # Per frame, so epochs and tasks read on one scale (the loss itself is a sum).
-                "train_loss": loss_sum / max(frames, 1),
+                "train_loss": train_loss,
                 "valid_metric": valid_metric,
                 "seconds": seconds,
             }
         )
-        if stopper.update(epoch, valid_metric):
-            best_state = copy.deepcopy(model.state_dict())
+        if state.stopper.update(epoch, valid_metric):
+            state.best_state = copy.deepcopy(state.model.state_dict())
         log.info(
             "epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s",
             epoch,
-            epochs[-1]["train_loss"],
-            kind.metric_name,
+            train_loss,
+            data.kind.metric_name,
             valid_metric,
             seconds,
-            " *" if stopper.best_valid_epoch == epoch else "",
+            " *" if state.stopper.best_valid_epoch == epoch else "",
         )
         if (
             checkpoint_path is not None
             and time.monotonic() - last_checkpoint >= checkpoint_interval_s
         ):
             last_checkpoint = time.monotonic()
-            save_checkpoint(
-                checkpoint_path,
-                {
-                    "key": key,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "shuffler": shuffler.bit_generator.state,
-                    "noise_generator": noise_generator.get_state(),
-                    "stopper": stopper,
-                    "epochs": epochs,
-                    "best_state": best_state,
-                },
-            )
+            save_checkpoint(checkpoint_path, state.checkpoint(key))
 
-    if status == "diverged":
-        stop_reason = "diverged"
-    elif stopper.should_stop:
-        stop_reason = "early_stopping"
-    else:
-        stop_reason = "max_epochs"
     test_metric = None
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        test_metric = evaluate(model, test_batches, objective, device)
-    finished = dt.datetime.now(dt.UTC)
-    record = {
-        "record_version": RECORD_VERSION,
-        "task": address.task,
-        "variant": address.variant,
-        "index": address.index,
-        "study_seed": address.study_seed,
-        "seed": address.seed,
-        "trial_key": key,
-        "task_kind": kind.name,
-        "metric": kind.metric_name,
-        "hyperparameters": hyperparameters,
-        "settings": asdict(settings),
-        "parameter_count": sum(p.numel() for p in model.parameters()),
-        "status": status,
-        "stop_reason": stop_reason,
-        "epochs": epochs,
-        "best_valid_epoch": stopper.best_valid_epoch,
-        "best_valid_metric": stopper.best_valid_metric if best_state is not None else None,
-        "test_metric": test_metric,
-        "train_seconds": sum(e["seconds"] for e in epochs),
-        "provenance": {
-            "host": socket.gethostname(),
-            "threads": threads,
-            "device": str(device),
-            "implementation": implementation,
-            "git_commit": git_commit(),
-            "git_dirty": git_dirty(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "configspace": _version_of("ConfigSpace"),
-            "data_hash": data_hash,
-            "data_source": metadata.get("source"),
-            "started": started.isoformat(),
-            "finished": finished.isoformat(),
-        },
+    if state.best_state is not None:
+        state.model.load_state_dict(state.best_state)
+        test_metric = evaluate(state.model, data.test_batches, data.objective, device)
+    provenance = {
+        **runtime_provenance(),
+        "threads": threads,
+        "device": str(device),
+        "implementation": implementation,
+        "data_hash": data.content_hash,
+        "data_source": data.metadata.get("source"),
+        "started": started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
     }
-    problems = record_problems(json.loads(json.dumps(record, default=str)))
-    if problems:  # the writer broke the contract the tables read: fail here, not in collect
-        raise RuntimeError(f"{address}: the trial record breaks its contract: {problems}")
+    record = trial_record(
+        address,
+        hyperparameters,
+        settings,
+        data,
+        state,
+        key=key,
+        status=status,
+        test_metric=test_metric,
+        provenance=provenance,
+    )
     if record_cache is not None:  # first the cache: a kill in between loses nothing
         atomic_write_json(Path(record_cache) / f"{key}.json", record)
     atomic_write_json(result_path, record)
