@@ -73,7 +73,7 @@ def trial_count(task):
 def trial_results(task):
     """Every trial JSON of one task."""
     return expand(
-        "results/trials/{task}/{variant}/{index}.json",
+        rules.train_trial.output[0],
         task=task,
         variant=VARIANTS,
         index=range(trial_count(task)),
@@ -144,25 +144,17 @@ def get_search_config(wildcards):
 
 
 def study_outputs():
-    """Everything `snakemake` builds by default: every intermediate too, so a deleted or
-    set-aside one (prepared data, a trial record, a table) is rebuilt by the next run."""
-    outputs = ["results/trials.tsv"]
+    """Everything `snakemake` builds by default, read off the rules' own outputs: every
+    intermediate too, so a deleted or set-aside one (prepared data, a trial record, a table)
+    is rebuilt by the next run."""
+    per_task = [
+        *rules.prepare_data.output,
+        *rules.collect_task.output,
+        *rules.compare_variants.output,
+        *rules.fanova.output,
+    ]
+    outputs = [*rules.collect_study.output]
     for task in TASKS:
-        outputs.append(prepared_data(task))
+        outputs += expand(per_task, task=task)
         outputs += trial_results(task)
-        outputs += expand(
-            "results/{task}/{name}",
-            task=task,
-            name=[
-                "trials.tsv",
-                "epochs.tsv",
-                "welch.tsv",
-                "variant_boxplot.png",
-                "learning_curves.png",
-                "fanova_importance.tsv",
-                "fanova_marginals.png",
-                "fanova_pies.png",
-                "fanova_pairs.png",
-            ],
-        )
     return outputs
