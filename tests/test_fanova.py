@@ -270,8 +270,9 @@ def test_fanova_figures_are_written_for_numeric_and_categorical_dimensions(tmp_p
 
     dimensions = mixed_dimensions()
     rng = np.random.default_rng(5)
-    x = rng.uniform([d.search_low for d in dimensions], [d.search_high for d in dimensions],
-                    size=(150, 4))
+    x = rng.uniform(
+        [d.search_low for d in dimensions], [d.search_high for d in dimensions], size=(150, 4)
+    )
     x[:, 3] = rng.integers(0, 3, size=150)
     table = trials_table(dimensions, x, x[:, 0] ** 2 + x[:, 3])
     table["train_seconds"] = 10 + x[:, 2]
@@ -279,8 +280,9 @@ def test_fanova_figures_are_written_for_numeric_and_categorical_dimensions(tmp_p
     metric = fanova_importance(table, dimensions, "test_metric", small)
     seconds = fanova_importance(table, dimensions, "train_seconds", small)
     paths = [
-        plot_marginals({"V": metric, "NIG": metric}, tmp_path / "marginals.png",
-                       time_results={"V": seconds}),
+        plot_marginals(
+            {"V": metric, "NIG": metric}, tmp_path / "marginals.png", time_results={"V": seconds}
+        ),
         plot_variance_pies({"all variants": metric, "V": metric}, tmp_path / "pies.png"),
         plot_pair_heatmaps(metric, tmp_path / "pairs.png", n_pairs=2, grid_size=10),
     ]

@@ -147,9 +147,7 @@ class TreePartition:
         return float(self.cells[j].weights @ interaction**2 @ self.cells[k].weights)
 
 
-def dimension_cells(
-    dimension: SearchDimension, thresholds: np.ndarray
-) -> DimensionCells:
+def dimension_cells(dimension: SearchDimension, thresholds: np.ndarray) -> DimensionCells:
     """Cut one dimension's box by a tree's thresholds on it (categoricals: one cell per code)."""
     low, high = dimension.search_low, dimension.search_high
     if dimension.is_categorical:
@@ -424,4 +422,3 @@ def fanova_importance(
         )
     forest = fit_forest(search_matrix(table, dimensions), y, forest_settings or ForestSettings())
     return decompose_forest(forest, dimensions, metric=metric, n_trials=len(table))
-

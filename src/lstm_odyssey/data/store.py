@@ -64,7 +64,6 @@ class SplitData:
         label_start, label_stop = int(label_offsets[index]), int(label_offsets[index + 1])
         return self.inputs[start:stop], self.targets[label_start:label_stop]
 
-
     @classmethod
     def from_sequences(
         cls,

@@ -85,13 +85,26 @@ def _draw_marginals(
         x = axis_values(dimension, marginal.search_grid)
         if dimension.is_categorical:
             shift = 0.12 * (offset_index - (len(variants) - 1) / 2)
-            ax.errorbar(x + shift, marginal.mean, yerr=marginal.std, fmt="o", color=color,
-                        capsize=3, label=variant)
+            ax.errorbar(
+                x + shift,
+                marginal.mean,
+                yerr=marginal.std,
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=variant,
+            )
             continue
         ax.plot(x, marginal.mean, color=color, lw=2 if variant == primary else 1, label=variant)
         if variant == primary or len(variants) == 1:
-            ax.fill_between(x, marginal.mean - marginal.std, marginal.mean + marginal.std,
-                            color=color, alpha=0.25, lw=0)
+            ax.fill_between(
+                x,
+                marginal.mean - marginal.std,
+                marginal.mean + marginal.std,
+                color=color,
+                alpha=0.25,
+                lw=0,
+            )
     style_axis(ax, dimension)
 
 
@@ -167,9 +180,15 @@ def plot_variance_pies(
             ax.text(0.5, 0.5, "no variance", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
         else:
-            ax.pie(values, colors=[colors[t] for t in terms], startangle=90, counterclock=False,
-                   autopct=lambda p: f"{p:.0f}%" if p >= 3 else "", pctdistance=0.72,
-                   wedgeprops={"linewidth": 0.8, "edgecolor": "white"})
+            ax.pie(
+                values,
+                colors=[colors[t] for t in terms],
+                startangle=90,
+                counterclock=False,
+                autopct=lambda p: f"{p:.0f}%" if p >= 3 else "",
+                pctdistance=0.72,
+                wedgeprops={"linewidth": 0.8, "edgecolor": "white"},
+            )
         result = results[label]
         ax.set_title(f"{label}\n({result.n_trials} trials, {result.metric})", fontsize="medium")
     handles = [Patch(facecolor=colors[term], label=term.replace("_", " ")) for term in terms]
@@ -182,8 +201,10 @@ def plot_variance_pies(
 def strongest_pairs(result: FanovaResult, n_pairs: int) -> list[tuple[str, str]]:
     """The pairs with the largest mean interaction fraction, strongest first."""
     order = np.argsort(-np.nan_to_num(result.pair_fractions.mean(axis=0), nan=-1.0), kind="stable")
-    return [(result.names[result.pairs[p][0]], result.names[result.pairs[p][1]])
-            for p in order[:n_pairs]]
+    return [
+        (result.names[result.pairs[p][0]], result.names[result.pairs[p][1]])
+        for p in order[:n_pairs]
+    ]
 
 
 def plot_pair_heatmaps(
@@ -213,8 +234,12 @@ def plot_pair_heatmaps(
         share = np.nanmean(result.pair_fractions[:, p]) if result.pair_fractions.size else np.nan
         panels = [
             (joint.mean, "viridis", None, f"joint marginal ({metric_label})"),
-            (joint.interaction_mean, "RdBu_r", _centred(joint.interaction_mean),
-             f"interaction only ({100 * share:.1f}% of variance)"),
+            (
+                joint.interaction_mean,
+                "RdBu_r",
+                _centred(joint.interaction_mean),
+                f"interaction only ({100 * share:.1f}% of variance)",
+            ),
         ]
         for column, (values, cmap, norm, label) in enumerate(panels):
             ax = axes[row, column]
