@@ -99,7 +99,6 @@ def test_importance_table_has_every_main_pair_and_higher_order(analytic_result):
     table = analytic_result.importance_table()
     assert list(table.columns) == ["term", "dimensions", "fraction_mean", "fraction_std"]
     assert len(table) == 4 + 6 + 1
-    assert table["fraction_mean"].sum() == pytest.approx(1.0)
     assert (table["fraction_std"] >= 0).all()
 
 
