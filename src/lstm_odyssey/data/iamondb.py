@@ -450,11 +450,29 @@ def read_line_inks(
 # --- pairing lines with their text --------------------------------------------------------------
 
 
+COUNT_NAMES = (
+    "known_defects",
+    "forms_without_strokes",
+    "forms_without_transcription",
+    "forms_with_line_count_mismatch",
+    "lines_without_transcription",
+    "transcriptions_without_strokes",
+    "empty_transcriptions",
+    "entities_decoded",
+    "empty_strokes",
+    "single_point_strokes",
+    "outlier_points",
+    "unknown_characters_removed",
+    "ctc_infeasible",
+)
+"""What the prepare step counts per split (see the module docstring for each rule)."""
+
+
 @dataclass
 class SplitReport:
     """What happened to one split's lines on the way to the prepared file."""
 
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(COUNT_NAMES, 0)))
     unknown_characters: Counter[str] = field(default_factory=Counter)
 
 
@@ -557,6 +575,7 @@ def encode_split(
     for line in lines:
         encoded, unknown = encode_text(line.text, alphabet)
         report.unknown_characters.update(unknown)
+        report.counts["unknown_characters_removed"] += sum(unknown.values())
         if len(encoded) == 0:
             report.counts["empty_transcriptions"] += 1
             continue
@@ -677,7 +696,7 @@ def prepare_iam_ondb(
         "input_std": [float(v) for v in std],
         "outlier_jump": float(outlier_jump),
         "preparation_counts": json.dumps(
-            {name: dict(sorted(reports[name].counts.items())) for name in SPLIT_NAMES},
+            {name: {key: reports[name].counts[key] for key in COUNT_NAMES} for name in SPLIT_NAMES},
             sort_keys=True,
         ),
         "unknown_characters": json.dumps(
