@@ -513,13 +513,13 @@ def pair_lines(
         for number in range(1, len(texts) + 1)
         if not is_known_defect(f"{form_id}-{number:02d}")
     ]
-    if len(expected) != len(inks):
+    if set(expected) != set(inks):
         report.counts["forms_with_line_count_mismatch"] += 1
         logger.warning(
-            "%s: %d CSR text lines for %d stroke files; pairing by line number",
+            "%s: CSR text lines %s but stroke files %s; pairing by line number",
             ascii_name,
-            len(expected),
-            len(inks),
+            _number_ranges(expected),
+            _number_ranges(sorted(inks)),
         )
     report.counts["transcriptions_without_strokes"] += sum(
         1 for number in expected if number not in inks
@@ -539,6 +539,20 @@ def pair_lines(
             report.counts[key] += value
         paired.append(TextLine(ink.line_id, ink.source, text, ink.features))
     return paired
+
+
+def _number_ranges(numbers: Sequence[int]) -> str:
+    """`1-3, 5` for [1, 2, 3, 5]: line numbers as a reader would write them."""
+    ranges: list[str] = []
+    start = previous = None
+    for number in [*numbers, None]:
+        if start is not None and number == previous + 1:  # type: ignore[operator]
+            previous = number
+            continue
+        if start is not None:
+            ranges.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = number
+    return ", ".join(ranges) or "none"
 
 
 def split_lines(
