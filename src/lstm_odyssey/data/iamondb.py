@@ -63,7 +63,7 @@ import tarfile
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +105,8 @@ KNOWN_DEFECTS: dict[str, str] = {
 OUTLIER_JUMP = 300.0
 """Whiteboard units: a stroke point farther than this from all its stroke neighbours is noise.
 
-Pen points are about 10 ms apart; 300 units (several centimetres) in 10 ms is no pen movement.
+Consecutive pen points are milliseconds apart: a point 300 units (centimetres on the whiteboard)
+from both its neighbours is a tablet glitch, not pen movement.
 """
 
 INPUT_NAMES = ("x", "y", "time", "pen_up")
@@ -293,7 +294,7 @@ class CorpusParts:
             yield Path(name).stem, name, data
 
 
-def _files(location: Path, wanted: Any) -> Iterator[tuple[str, bytes]]:
+def _files(location: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of the files under a folder or in a .tar.gz whose name `wanted` accepts.
 
     Folder files are named by their path; archive members by `archive:member`.
