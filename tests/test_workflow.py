@@ -104,6 +104,50 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     assert (directory / "report.html").stat().st_size > 10_000
 
 
+def _single_task_config(task: str, data: dict, trials: int = 2, epochs: int = 2) -> dict:
+    """The tiny study's shape for one bidirectional task on its generated stand-in."""
+    config = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
+    config["variants"] = ["V", "NP"]
+    config["tasks"] = {
+        task: {
+            "data": data,
+            "network": {"bidirectional": True, "layers": 1},
+            "training": {"trials": trials, "max_epochs": epochs, "patience": 2},
+            "search": TINY_CONFIG["tasks"]["jsb"]["search"],
+        }
+    }
+    config["analysis"]["best_fraction"] = 1.0
+    return config
+
+
+@pytest.mark.slow
+def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
+    pytest.importorskip("lstm_odyssey.data.synthetic_iamondb")
+    from lstm_odyssey.data.hershey import HERSHEY_DIRECTORY
+
+    if not Path(HERSHEY_DIRECTORY).is_dir():
+        pytest.skip(f"{HERSHEY_DIRECTORY} missing: apt-get install hershey-fonts-data")
+    data = {
+        "source": "synthetic",
+        "synthetic": {
+            "train_writers": 3,
+            "valid_writers": 2,
+            "test_writers": 2,
+            "lines_per_writer": 3,
+        },
+    }
+    directory = _study_directory(tmp_path, _single_task_config("iam_ondb", data))
+    result = _snakemake(directory)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    assert len(trials) == 4 and set(trials["metric"]) == {"character_error_rate"}
+    assert trials["test_metric"].between(0, 1000).all()
+    assert (directory / "results" / "corpora" / "synthetic-iamondb" / "lineStrokes").is_dir()
+    welch = pd.read_csv(directory / "results" / "iam_ondb" / "welch.tsv", sep="\t")
+    assert list(welch["variant"]) == ["V", "NP"]
+    assert _planned_jobs(directory) == {}
+
+
 def test_a_bad_config_fails_fast_naming_the_key(tmp_path):
     bad = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
     bad["tasks"]["jsb"]["training"]["max_epoch"] = 3
