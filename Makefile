@@ -10,7 +10,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint report clean-results
 
+# Debian packages the offline stand-in corpora are made from (TIMIT: espeak-ng's speech;
+# IAM-OnDB: the Hershey vector fonts). Installed when missing and apt-get can (root); otherwise
+# the exact command is printed and the stand-ins' jobs and tests say what is missing.
+SYSTEM_PACKAGES := espeak-ng hershey-fonts-data
+
 $(STAMP): pyproject.toml requirements.lock
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing) >/dev/null \
+	      || echo "could not install$$missing; run: apt-get install$$missing"; \
+	  else echo "missing Debian packages; run: sudo apt-get install$$missing"; fi; \
+	fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,slurm]"
 	touch $(STAMP)
