@@ -36,3 +36,4 @@ def test_the_wheel_holds_the_config_schema_and_the_kernel_source(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "lstm_odyssey/config.schema.yaml" in names
     assert "lstm_odyssey/models/csrc/fused_lstm.cpp" in names
+    assert "lstm_odyssey/data/resources/proverbs.json" in names  # the IAM-OnDB stand-in text
