@@ -148,6 +148,40 @@ def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
     assert _planned_jobs(directory) == {}
 
 
+@pytest.mark.slow
+def test_a_tiny_timit_study_runs_on_its_stand_in(tmp_path):
+    pytest.importorskip("lstm_odyssey.data.synthetic_timit")
+    import ctypes.util
+
+    if ctypes.util.find_library("espeak-ng") is None:
+        pytest.skip("libespeak-ng missing: apt-get install espeak-ng")
+    data = {
+        "source": "synthetic",
+        "synthetic": {
+            "train_speakers": 3,
+            "valid_speakers": 2,
+            "test_speakers": 2,
+            "sentences_per_speaker": 2,
+        },
+    }
+    config = _single_task_config("timit", data)
+    config["tasks"]["timit"]["search"] = {
+        **config["tasks"]["timit"]["search"],
+        "nesterov": {"distribution": "categorical", "choices": [True, False]},
+        "gradient_clipping": {"distribution": "categorical", "choices": [True, False]},
+    }
+    directory = _study_directory(tmp_path, config)
+    result = _snakemake(directory)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    assert len(trials) == 4 and set(trials["metric"]) == {"frame_error"}
+    assert trials["test_metric"].between(0, 100).all()
+    assert {"nesterov", "gradient_clipping"} <= set(trials.columns)
+    importance = pd.read_csv(directory / "results" / "timit" / "fanova_importance.tsv", sep="\t")
+    assert "nesterov" in set(importance["term"])
+    assert _planned_jobs(directory) == {}
+
+
 def test_a_bad_config_fails_fast_naming_the_key(tmp_path):
     bad = yaml.safe_load(yaml.safe_dump(TINY_CONFIG))
     bad["tasks"]["jsb"]["training"]["max_epoch"] = 3
