@@ -22,7 +22,6 @@ from lstm_odyssey.data.corpora import (
 from lstm_odyssey.recovery import set_aside_unreadable_prepared_data
 from lstm_odyssey.study import (
     hyperparameters_of,
-    result_neutral_settings,
     seed_of,
     trial_identity_settings,
     validate_config,
@@ -133,10 +132,6 @@ def get_trial_settings(wildcards):
     """What a trial does besides its hyperparameters (a change here reruns the task's trials)."""
     return trial_identity_settings(config, wildcards.task)
 
-
-def get_result_neutral_settings(task):
-    """Settings that change results by round-off at most: read by the job, never a rerun."""
-    return result_neutral_settings(config, task)
 
 
 def get_search_config(wildcards):
