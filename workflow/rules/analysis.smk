@@ -103,7 +103,7 @@ rule fanova:
     params:
         search=get_search_config,
         baseline=config["analysis"]["baseline"],
-        forest=config["analysis"]["fanova"],
+        forest=canonical(config["analysis"]["fanova"]),
     log:
         "logs/fanova/{task}.log",
     threads: 1

@@ -87,8 +87,18 @@ def get_all_task_tables(wildcards):
     return expand("results/{task}/trials.tsv", task=TASKS)
 
 
+def canonical(value):
+    """A param with its mappings' keys sorted: Snakemake compares params as text, so the order
+    of keys in a config file must not rerun anything."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def get_data_params(wildcards):
-    return task_config(wildcards.task)["data"]
+    return canonical(task_config(wildcards.task)["data"])
 
 
 def get_corpus_input(wildcards):
@@ -115,7 +125,7 @@ def get_corpus_fingerprint(wildcards):
 
 def get_synthetic_options(wildcards):
     task = SYNTHETIC_TASKS[wildcards.corpus]
-    return task_config(task)["data"]["synthetic"]
+    return canonical(task_config(task)["data"]["synthetic"])
 
 
 def get_trial_hyperparameters(wildcards):
@@ -135,7 +145,7 @@ def get_trial_settings(wildcards):
 
 
 def get_search_config(wildcards):
-    return task_config(wildcards.task)["search"]
+    return canonical(task_config(wildcards.task)["search"])
 
 
 def study_outputs():

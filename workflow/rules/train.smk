@@ -1,12 +1,12 @@
 # One training job per trial; the trial's hyperparameters are params, so changing what a trial
-# would do reruns that trial and nothing else. The prepared data is `ancient`: a rebuilt file's
-# date alone never reruns a trial; its content is part of each trial's key (see run_trial), and a
-# trial whose record is in the cache is restored, not retrained.
+# would do reruns that trial and nothing else. Re-prepared data reruns the task's trials (it may
+# have changed), but the data's content is part of each trial's key (see run_trial): a trial
+# whose record is in the cache under that key is restored, not retrained.
 
 
 rule train_trial:
     input:
-        data=ancient("results/data/{task}.h5"),
+        data="results/data/{task}.h5",
     output:
         "results/trials/{task}/{variant}/{index}.json",
     params:

@@ -23,7 +23,13 @@ def trial_seed(study_seed: int, task: str, variant: str, index: int) -> int:
 def trial_hyperparameters(
     dimensions: Sequence[SearchDimension], study_seed: int, task: str, variant: str, index: int
 ) -> dict[str, Any]:
-    """The hyperparameters of trial `index` of (task, variant): one ConfigSpace sample."""
+    """The hyperparameters of trial `index` of (task, variant): one ConfigSpace sample.
+
+    Keyed in name order: the sample does not depend on the order of the config's `search:` keys,
+    and neither does the result (Snakemake compares params as text).
+    """
     seed = trial_seed(study_seed, task, variant, index)
     configuration = configuration_space(dimensions, seed).sample_configuration()
-    return {d.name: d.natural_value(configuration) for d in dimensions}
+    return {
+        d.name: d.natural_value(configuration) for d in sorted(dimensions, key=lambda d: d.name)
+    }
