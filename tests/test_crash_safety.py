@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+from tests.test_workflow import _planned_jobs as _planned
+from tests.test_workflow import _snakemake
+
 TRIALS = [f"results/trials/jsb/{v}/{i}.json" for v in ("V", "NP") for i in range(2)]
 
 
@@ -60,27 +60,6 @@ def _config(corpus: Path, trials: int = 2) -> dict:
 def _write_config(directory: Path, config: dict) -> None:
     (directory / "config").mkdir(exist_ok=True)
     (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-def _snakemake(directory: Path, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SNAKEMAKE, "--cores", "2", *arguments],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
-def _planned(directory: Path) -> dict[str, int]:
-    result = _snakemake(directory, "--dry-run", "--quiet", "rules")
-    assert result.returncode == 0, result.stdout + result.stderr
-    counts = {}
-    for line in (result.stdout + result.stderr).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def _records(directory: Path) -> dict[str, str]:

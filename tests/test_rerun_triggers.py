@@ -15,46 +15,35 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_crash_safety import _corpus, _planned, _snakemake
+from tests.test_crash_safety import _config as crash_safety_config
+from tests.test_crash_safety import _corpus
+from tests.test_workflow import _planned_jobs as _planned
+from tests.test_workflow import _snakemake
 
 HERSHEY = Path("/usr/share/hershey-fonts")
 
 
 def _config(corpus: Path) -> dict:
-    search = {
-        "hidden_size": {"distribution": "log_uniform_int", "low": 4, "high": 8},
-        "learning_rate": {"distribution": "log_uniform", "low": 1e-3, "high": 1e-2},
-        "momentum": {"distribution": "one_minus_log_uniform", "low": 0.0, "high": 0.9},
-        "input_noise": {"distribution": "uniform", "low": 0.0, "high": 0.3},
-    }
-    training = {"trials": 2, "max_epochs": 1, "patience": 1}
-    return {
-        "study_seed": 3,
-        "variants": ["V", "NP"],
-        "implementation": "reference",
-        "tasks": {
-            "jsb": {
-                "data": {"source": "boulanger", "path": str(corpus)},
-                "training": dict(training),
-                "search": copy.deepcopy(search),
-            },
-            "iam_ondb": {
-                "data": {
-                    "source": "synthetic",
-                    "synthetic": {
-                        "train_writers": 2,
-                        "valid_writers": 1,
-                        "test_writers": 1,
-                        "lines_per_writer": 2,
-                    },
-                },
-                "network": {"bidirectional": True},
-                "training": dict(training),
-                "search": copy.deepcopy(search),
+    """The crash-safety study's JSB task plus the IAM-OnDB stand-in with the same search."""
+    config = crash_safety_config(corpus)
+    jsb = config["tasks"]["jsb"]
+    jsb["training"] = {"trials": 2, "max_epochs": 1, "patience": 1}
+    config["study_seed"] = 3
+    config["tasks"]["iam_ondb"] = {
+        "data": {
+            "source": "synthetic",
+            "synthetic": {
+                "train_writers": 2,
+                "valid_writers": 1,
+                "test_writers": 1,
+                "lines_per_writer": 2,
             },
         },
-        "analysis": {"baseline": "V", "best_fraction": 1.0, "fanova": {"trees": 4, "grid_size": 5}},
+        "network": {"bidirectional": True},
+        "training": dict(jsb["training"]),
+        "search": copy.deepcopy(jsb["search"]),
     }
+    return config
 
 
 def _write(directory: Path, config: dict) -> None:
