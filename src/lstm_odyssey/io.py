@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "atomic_directory",
     "atomic_path",
     "atomic_savefig",
     "atomic_write_json",
@@ -75,6 +77,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         _flush_to_disk(target.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty folder beside `path`; it replaces `path` whole only if the block succeeds.
+
+    For generated corpora: a half-written corpus never sits where a reader would take it as
+    complete. An old `path` is moved aside first and deleted after the swap.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building-"))
+    try:
+        yield building
+        os.chmod(building, 0o777 & ~_UMASK)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+            os.replace(target, old / "previous")
+            os.replace(building, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
         raise
 
 

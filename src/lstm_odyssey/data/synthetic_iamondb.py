@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +37,7 @@ import numpy as np
 
 from lstm_odyssey.data.hershey import BASELINE, CAP_HEIGHT, HERSHEY_DIRECTORY, Font, load_font
 from lstm_odyssey.data.iamondb import SOURCE_SYNTHETIC, SYNTHETIC_MARKER
+from lstm_odyssey.io import atomic_directory
 
 DEFAULT_FONTS = ("cursive", "scripts")
 LINES_PER_FORM = 8
@@ -373,9 +372,7 @@ def generate_synthetic_iamondb(
     for name in settings.fonts:  # fail before writing anything
         load_font(name, font_directory)
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building-"))
-    try:
+    with atomic_directory(target) as building:
         summary = _write_corpus(building, settings, Path(font_directory))
         marker = {
             "source": SOURCE_SYNTHETIC,
@@ -386,19 +383,4 @@ def generate_synthetic_iamondb(
             **summary,
         }
         (building / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        _replace_directory(building, target)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     return target
-
-
-def _replace_directory(new: Path, target: Path) -> None:
-    """Move `new` onto `target`; an old `target` is moved aside first and then deleted."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-    os.replace(target, old / "corpus")
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
