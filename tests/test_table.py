@@ -17,6 +17,7 @@ from lstm_odyssey.analysis.table import (
     collect_trials,
     hyperparameter_columns,
     read_table,
+    task_label,
     variant_order,
     write_table,
 )
@@ -65,6 +66,7 @@ def trial_record(
             "torch": "2.13.0",
             "numpy": "2.4.6",
             "data_hash": "0123abcd",
+            "data_source": "music21",
             "started": "2026-01-01T00:00:00",
             "finished": "2026-01-01T00:00:03",
         },
@@ -296,3 +298,15 @@ def test_a_broken_record_is_set_aside_for_the_workflow_to_rebuild(tmp_path: Path
         collect_trials(paths, set_aside_broken=True)
     assert not paths[1].exists() and paths[1].with_name("1.json.broken").read_text() == "garbage{"
     assert paths[0].exists()
+
+
+def test_a_task_is_labelled_with_the_corpus_its_trials_came_from(tmp_path):
+    stand_in = {**trial_record()["provenance"], "data_source": "synthetic-timit"}
+    records = [
+        trial_record(task="timit", index=0, provenance=stand_in),
+        trial_record(task="jsb", index=0),
+    ]
+    trials, _ = collect_trials(write_trials(tmp_path / "trials", records))
+    assert task_label(trials, "timit") == "timit (synthetic-timit)"
+    assert task_label(trials, "jsb") == "jsb (music21)"
+    assert task_label(trials.drop(columns="data_source"), "timit") == "timit"

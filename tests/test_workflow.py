@@ -175,6 +175,7 @@ def test_a_tiny_timit_study_runs_on_its_stand_in(tmp_path):
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
     assert len(trials) == 4 and set(trials["metric"]) == {"frame_error"}
+    assert set(trials["data_source"]) == {"synthetic-timit"}
     assert trials["test_metric"].between(0, 100).all()
     assert {"nesterov", "gradient_clipping"} <= set(trials.columns)
     importance = pd.read_csv(directory / "results" / "timit" / "fanova_importance.tsv", sep="\t")

@@ -2,7 +2,7 @@
 
 from lstm_odyssey.analysis.fanova import ForestSettings
 from lstm_odyssey.analysis.fanova_tables import task_fanova
-from lstm_odyssey.analysis.table import read_table
+from lstm_odyssey.analysis.table import read_table, task_label
 from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.joblog import job_logging
 from lstm_odyssey.plots.fanova_figures import write_fanova_figures
@@ -17,7 +17,7 @@ with job_logging(snakemake.log[0]):
     atomic_write_tsv(fanova.table(), snakemake.output.importance)
     write_fanova_figures(
         fanova,
-        task=snakemake.wildcards.task,
+        task=task_label(trials, snakemake.wildcards.task),
         metric_name=str(trials["metric"].iloc[0]) if len(trials) else "metric",
         baseline=snakemake.params.baseline,
         grid_size=int(forest["grid_size"]),

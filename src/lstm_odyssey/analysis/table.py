@@ -62,6 +62,7 @@ _RESULT_COLUMNS = [
     "train_seconds",
     "seconds_per_epoch",
     "metric",
+    "data_source",
     "loss_convention",
     "stop_reason",
     "implementation",
@@ -157,6 +158,7 @@ def _trial_row(record: Mapping[str, Any]) -> dict[str, Any]:
         # Wall time per epoch including evaluation: what a reader needs to budget a rerun.
         "seconds_per_epoch": float(record["train_seconds"]) / epochs_run if epochs_run else np.nan,
         "metric": record["metric"],
+        "data_source": provenance.get("data_source"),
         "loss_convention": record["settings"]["loss_convention"],
         "stop_reason": record["stop_reason"],
         "implementation": provenance.get("implementation"),
@@ -301,6 +303,17 @@ def hyperparameter_columns(trials: pd.DataFrame) -> list[str]:
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a trials or epochs table as TSV, atomically."""
     return atomic_write_tsv(df, path)
+
+
+def task_label(trials: pd.DataFrame, task: str) -> str:
+    """`task` with the corpus its trials were trained on, e.g. `timit (synthetic-timit)`.
+
+    Figure titles use it, so a result from a generated stand-in never passes for the real corpus.
+    """
+    if "data_source" not in trials.columns or "task" not in trials.columns:
+        return task
+    sources = sorted(set(trials.loc[trials["task"] == task, "data_source"].dropna().astype(str)))
+    return f"{task} ({', '.join(sources)})" if sources else task
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -8,7 +8,9 @@ character position in the text. The command-line tool prints phonemes but no tim
 `--pho` output needs an mbrola voice, so the library is the reliable source.
 
 The library keeps global state (one voice, one callback), so one `Synthesizer` per process;
-it is not thread-safe.
+it is not thread-safe. Its output also depends on what it synthesised before in the process
+(the same text and voice a second time comes out a few samples shifted), so whoever needs
+reproducible audio synthesises in a fresh process, in a fixed order.
 """
 
 from __future__ import annotations
@@ -108,6 +110,11 @@ def _library() -> ctypes.CDLL:
         ctypes.c_void_p,
     )
     return library
+
+
+def require_library() -> None:
+    """Raise EspeakMissingError, saying what to install, where libespeak-ng is missing."""
+    _library()
 
 
 class Synthesizer:

@@ -146,11 +146,9 @@ def frame_labels(
     labels[inside] = classes[index[inside]]
     uncovered = np.flatnonzero(~inside)
     if uncovered.size:
-        midpoints = (starts + stops) / 2.0
         distance = np.minimum(
             np.abs(centres[uncovered, None] - starts[None, :]),
             np.abs(centres[uncovered, None] - stops[None, :]),
         )
-        distance += 1e-9 * np.abs(centres[uncovered, None] - midpoints[None, :])
         labels[uncovered] = classes[np.argmin(distance, axis=1)]
     return labels, int(uncovered.size)

@@ -26,9 +26,11 @@ Everything follows from `seed`, and the corpus appears at `out_dir` only once co
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import string
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from lstm_odyssey.data.espeak import Synthesizer, Utterance, Voice
+from lstm_odyssey.data.espeak import Synthesizer, Utterance, Voice, require_library
 from lstm_odyssey.data.sphere import write_sphere
 from lstm_odyssey.data.timit import (
     PHONE_INDEX,
@@ -293,6 +295,7 @@ def synthesise_utterance(
         return min(int(round(position * up / down)), samples.size)
 
     phone_segments = [(scaled(a), scaled(b), p) for a, b, p in segments]
+    phone_segments[-1] = (phone_segments[-1][0], samples.size, phone_segments[-1][2])
     phone_segments = [(a, b, p) for a, b, p in phone_segments if b > a]
     word_segments = [(scaled(a), scaled(b), w) for a, b, w in words]
     return samples, phone_segments, [(a, b, w) for a, b, w in word_segments if b > a]
@@ -330,7 +333,8 @@ def generate_synthetic_timit(
 ) -> Path:
     """Write the stand-in corpus to `out_dir` (replacing it whole) and return its path.
 
-    A missing libespeak-ng raises EspeakMissingError saying what to install.
+    A missing libespeak-ng raises EspeakMissingError saying what to install, before anything
+    is written.
     """
     for name, value in (
         ("train_speakers", train_speakers),
@@ -349,26 +353,14 @@ def generate_synthetic_timit(
         int(test_speakers),
         int(sentences_per_speaker),
     )
-    synthesizer = Synthesizer()  # fails before anything is written if the library is missing
-    speakers = draw_speakers(settings)
-    target = Path(out_dir)
-    durations: list[float] = []
-    with atomic_directory(target) as building:
-        for number, speaker in enumerate(speakers):
-            folder = (
-                building
-                / speaker.folder
-                / speaker.dialect_region.upper()
-                / speaker.speaker_id.upper()
-            )
-            folder.mkdir(parents=True)
-            rng = np.random.default_rng([settings.seed, 0xA0D, number])
-            for utterance_id, text in speaker_sentences(settings, number):
-                samples, phones, words = synthesise_utterance(synthesizer, speaker, text, rng)
-                _write_utterance(
-                    folder, utterance_id, text, samples, phones, words, speaker.speaker_id
-                )
-                durations.append(samples.size / SAMPLE_RATE)
+    require_library()  # a missing library fails here, before anything is written
+    with atomic_directory(Path(out_dir)) as building:
+        # libespeak-ng's output depends on what it synthesised before in the process (the voice
+        # source's state carries over), so the corpus is written by a fresh process: the same
+        # seed then gives the same bytes, whoever calls.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            summary = pool.submit(_write_corpus, building, settings).result()
         marker: dict[str, Any] = {
             "source": SOURCE_SYNTHETIC,
             "generator": __name__,
@@ -376,11 +368,29 @@ def generate_synthetic_timit(
             "speech": f"eSpeak NG (libespeak-ng), {LANGUAGE} with variants, resampled to 16 kHz",
             "phone_map": f"resources/{PHONE_MAP_RESOURCE}",
             "text": f"traditional English proverbs (public domain), resources/{TEXT_RESOURCE}",
-            "speakers": [
-                {**asdict(speaker), "voice": asdict(speaker.voice)} for speaker in speakers
-            ],
-            "utterances": len(durations),
-            "seconds": round(float(np.sum(durations)), 2),
+            **summary,
         }
         (building / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-    return target
+    return Path(out_dir)
+
+
+def _write_corpus(building: Path, settings: SyntheticSettings) -> dict[str, Any]:
+    """Synthesise every speaker's utterances into `building`; returns the marker's summary."""
+    synthesizer = Synthesizer()
+    speakers = draw_speakers(settings)
+    durations: list[float] = []
+    for number, speaker in enumerate(speakers):
+        folder = (
+            building / speaker.folder / speaker.dialect_region.upper() / speaker.speaker_id.upper()
+        )
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng([settings.seed, 0xA0D, number])
+        for utterance_id, text in speaker_sentences(settings, number):
+            samples, phones, words = synthesise_utterance(synthesizer, speaker, text, rng)
+            _write_utterance(folder, utterance_id, text, samples, phones, words, speaker.speaker_id)
+            durations.append(samples.size / SAMPLE_RATE)
+    return {
+        "speakers": [{**asdict(speaker), "voice": asdict(speaker.voice)} for speaker in speakers],
+        "utterances": len(durations),
+        "seconds": round(float(np.sum(durations)), 2),
+    }

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from lstm_odyssey.analysis.table import VARIANT_ORDER, variant_order
+from lstm_odyssey.analysis.table import VARIANT_ORDER, task_label, variant_order
 from lstm_odyssey.io import atomic_savefig
 
 __all__ = ["DIRECTION_COLOURS", "plot_learning_curves", "plot_variant_boxplot", "variant_colour"]
@@ -170,7 +170,9 @@ def plot_variant_boxplot(
     )
     axis.set_xlabel("variant  (mean parameter count of the best trials)")
     axis.set_ylabel(f"test {_metric_name(best)}  (lower is better)")
-    axis.set_title(f"{task}: best {fraction:.0%} of each variant's trials", pad=16)
+    axis.set_title(
+        f"{task_label(best, task)}: best {fraction:.0%} of each variant's trials", pad=16
+    )
     axis.grid(axis="y", alpha=0.3)
 
     present = [d for d in ("baseline", "better", "worse", "same") if d in set(tests["direction"])]
@@ -239,7 +241,7 @@ def plot_learning_curves(
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"validation {_metric_name(best)}  (lower is better)")
     detail = f"; thin: rest of the best {fraction:.0%}" if show_other_best else ""
-    axis.set_title(f"{task}: learning curve of each variant's best trial{detail}")
+    axis.set_title(f"{task_label(best, task)}: learning curve of each variant's best trial{detail}")
     axis.grid(alpha=0.3)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="variant (trial)")
     return atomic_savefig(figure, path)
