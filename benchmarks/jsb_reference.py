@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from lstm_odyssey.data.jsb import prepare_jsb
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.models import fast_lstm
 from lstm_odyssey.models.networks import SequenceNetwork
+from lstm_odyssey.provenance import cpu_model
 from lstm_odyssey.tasks import NEXT_STEP
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
 from lstm_odyssey.training.conventions import LOSS_CONVENTION
@@ -42,17 +42,6 @@ from lstm_odyssey.training.optim import make_optimizer
 from lstm_odyssey.training.trial import evaluate
 
 KIND = NEXT_STEP
-
-
-def cpu_model() -> str:
-    """The CPU's model name (benchmarks differ 5-20x between machines)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class AnchorNetwork(nn.Module):

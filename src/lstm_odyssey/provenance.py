@@ -51,6 +51,17 @@ def version_of(package: str) -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name: timings differ 5-20x between machines, so every benchmark says it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def runtime_provenance() -> dict[str, Any]:
     """Host, scheduler job, code version and library versions of this process."""
     import numpy
@@ -58,6 +69,7 @@ def runtime_provenance() -> dict[str, Any]:
 
     return {
         "host": socket.gethostname(),
+        "cpu": cpu_model(),
         # The SLURM job this ran in (None outside SLURM): links a result to its job's logs.
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "git_commit": git_commit(),

@@ -338,7 +338,8 @@ def utterance_features(files: UtteranceFiles) -> UtteranceFeatures:
     return UtteranceFeatures(inputs, labels, uncovered)
 
 
-def _features_of_all(utterances: Sequence[UtteranceFiles], workers: int) -> list[UtteranceFeatures]:
+def extract_features(utterances: Sequence[UtteranceFiles], workers: int) -> list[UtteranceFeatures]:
+    """Features of every utterance, in order, computed by `workers` processes."""
     if workers <= 1 or len(utterances) < 2:
         return [utterance_features(files) for files in utterances]
     chunk = max(1, min(64, len(utterances) // (4 * workers)))
@@ -364,7 +365,7 @@ def prepare_timit(
                 "copy with TRAIN and TEST?",
             )
     ordered = [files for name in SPLIT_NAMES for files in split[name]]
-    features = _features_of_all(ordered, workers)
+    features = extract_features(ordered, workers)
     by_split: dict[str, list[UtteranceFeatures]] = {}
     position = 0
     for name in SPLIT_NAMES:
