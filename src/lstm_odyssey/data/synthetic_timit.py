@@ -26,11 +26,11 @@ Everything follows from `seed`, and the corpus appears at `out_dir` only once co
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import string
-from concurrent.futures import ProcessPoolExecutor
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -356,11 +356,9 @@ def generate_synthetic_timit(
     require_library()  # a missing library fails here, before anything is written
     with atomic_directory(Path(out_dir)) as building:
         # libespeak-ng's output depends on what it synthesised before in the process (the voice
-        # source's state carries over), so the corpus is written by a fresh process: the same
-        # seed then gives the same bytes, whoever calls.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-            summary = pool.submit(_write_corpus, building, settings).result()
+        # source's state carries over), so the corpus is written by a fresh interpreter: the
+        # same seed then gives the same bytes, whoever calls.
+        summary = _write_corpus_in_fresh_process(building, settings)
         marker: dict[str, Any] = {
             "source": SOURCE_SYNTHETIC,
             "generator": __name__,
@@ -372,6 +370,20 @@ def generate_synthetic_timit(
         }
         (building / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return Path(out_dir)
+
+
+def _write_corpus_in_fresh_process(building: Path, settings: SyntheticSettings) -> dict[str, Any]:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-m", __name__, str(building), json.dumps(asdict(settings))],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"generating synthetic-timit failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 def _write_corpus(building: Path, settings: SyntheticSettings) -> dict[str, Any]:
@@ -394,3 +406,8 @@ def _write_corpus(building: Path, settings: SyntheticSettings) -> dict[str, Any]
         "utterances": len(durations),
         "seconds": round(float(np.sum(durations)), 2),
     }
+
+
+if __name__ == "__main__":  # the fresh process of generate_synthetic_timit
+    written = _write_corpus(Path(sys.argv[1]), SyntheticSettings(**json.loads(sys.argv[2])))
+    print(json.dumps(written))
