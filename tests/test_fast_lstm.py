@@ -76,6 +76,36 @@ def test_fast_matches_reference_outputs_and_gradients(kernel: None, name: str) -
         assert_matches_reference(layer, noisy, lengths)
 
 
+def supported_paths() -> list[str]:
+    """Every instruction-set path the kernel can take on this machine, lowest first."""
+    os.environ.pop(fast_lstm.KERNEL_ISA_VARIABLE, None)
+    best = fast_lstm.kernel_isa()
+    if best == "portable":
+        return [best]
+    return list(fast_lstm.KERNEL_ISA_CAPS[: fast_lstm.KERNEL_ISA_CAPS.index(best) + 1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_instruction_set_path_matches_the_reference(
+    kernel: None, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # H = 70: two full panels of the packed product and a partial one (W = 4H = 280 rows)
+    torch.manual_seed(1)
+    x = torch.randn(17, 2, 5)
+    lengths = torch.tensor([17, 11])
+    for path in supported_paths():
+        monkeypatch.setenv(fast_lstm.KERNEL_ISA_VARIABLE, path)
+        assert fast_lstm.kernel_isa() == path
+        for reverse in (False, True):
+            assert_matches_reference(VariantLSTM(name, 5, 70, reverse=reverse), x, lengths)
+
+
+def test_an_unknown_isa_cap_is_refused(kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fast_lstm.KERNEL_ISA_VARIABLE, "sse9")
+    with pytest.raises(ValueError, match="LSTM_ODYSSEY_KERNEL_ISA='sse9'"):
+        VariantLSTM("V", 3, 4, implementation="fast")(torch.randn(5, 1, 3))
+
+
 @pytest.mark.parametrize("name", ["V", "NIG", "NOAF", "NIAF", "CIFG", "FGR"])
 def test_fast_passes_gradcheck_in_float64(kernel: None, name: str) -> None:
     torch.manual_seed(1)
@@ -216,3 +246,28 @@ def test_checkouts_share_one_cached_build(tmp_path: Path, monkeypatch: pytest.Mo
     assert first_name == second_name and first_sources == second_sources
     cache = tmp_path / "cache" / first_name
     assert all(Path(source).is_relative_to(cache) for source in first_sources)
+
+
+@pytest.mark.slow
+def test_the_kernel_compiles_for_aarch64_without_x86_intrinsics(tmp_path: Path) -> None:
+    """Apple Silicon and ARM servers: the x86 paths are guarded, the portable one builds."""
+    import shutil
+
+    from torch.utils.cpp_extension import include_paths
+
+    compiler = shutil.which("aarch64-linux-gnu-g++")
+    if compiler is None:
+        pytest.skip("no aarch64 cross compiler: apt-get install g++-aarch64-linux-gnu")
+    source = fast_lstm.SOURCE_DIR / "fused_lstm.cpp"
+    obj = tmp_path / "fused_lstm.o"
+    includes = [f"-I{path}" for path in include_paths()]
+    result = subprocess.run(
+        [compiler, "-std=c++20", *fast_lstm.COMPILE_FLAGS, "-c", str(source), "-o", str(obj)]
+        + includes,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    header = obj.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64

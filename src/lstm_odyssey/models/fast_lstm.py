@@ -47,6 +47,10 @@ SOURCE_DIR = Path(__file__).parent / "csrc"
 # -O3 for auto-vectorisation; no -march=native (the kernel picks AVX2 or AVX-512 itself),
 # -fno-trapping-math lets the compiler vectorise the branch-free exp/tanh.
 COMPILE_FLAGS = ("-O3", "-fno-trapping-math", "-fno-math-errno")
+KERNEL_ISA_VARIABLE = "LSTM_ODYSSEY_KERNEL_ISA"
+KERNEL_ISA_CAPS = ("baseline", "avx2", "avx512")
+"""Values of $LSTM_ODYSSEY_KERNEL_ISA: the highest x86 path the kernel may take (unset: the best
+this CPU supports). Tests and benchmarks use it to run every lower path on one machine."""
 # a first build takes ~15 s; a lock this old belongs to a build that was killed
 STALE_LOCK_SECONDS = 600
 
@@ -254,13 +258,39 @@ def _shift_in_time(sequence: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(sequence[:1]), sequence[:-1]])
 
 
+def isa_cap() -> str | None:
+    """$LSTM_ODYSSEY_KERNEL_ISA, checked here: the kernel ignores values it does not know."""
+    cap = os.environ.get(KERNEL_ISA_VARIABLE) or None
+    if cap is not None and cap not in KERNEL_ISA_CAPS:
+        raise ValueError(f"${KERNEL_ISA_VARIABLE}={cap!r}; expected one of {KERNEL_ISA_CAPS}")
+    return cap
+
+
+def kernel_isa() -> str | None:
+    """The instruction-set path the fused kernel's loops take now: `avx512`, `avx2`, `baseline`
+    (x86-64 without AVX2 and FMA, or capped there) or `portable` (not x86); None without the
+    kernel. Benchmarks print it and trial records carry it: speed differs 5-20x between them."""
+    isa_cap()
+    ops = _EXTENSION.ops()
+    return None if ops is None else str(ops.kernel_isa())
+
+
 def run_fused(layer: VariantLSTM, x: Tensor) -> Tensor:
     """Forward-in-time recurrence over (T, B, I) with the fused kernel (CPU float32/64 only;
     `implementations.resolve_implementation` decides when it runs)."""
+    isa_cap()
     ops = _EXTENSION.ops()
     return FusedLSTMFunction.apply(
         x, layer.W, layer.b, layer.R, layer.p, layer.R_gates, layer.spec, ops
     )
 
 
-__all__ = ["FusedLSTMFunction", "compile_extension", "fast_available", "run_fused"]
+__all__ = [
+    "KERNEL_ISA_VARIABLE",
+    "FusedLSTMFunction",
+    "compile_extension",
+    "fast_available",
+    "isa_cap",
+    "kernel_isa",
+    "run_fused",
+]

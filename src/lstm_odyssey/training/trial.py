@@ -27,6 +27,7 @@ import torch
 from lstm_odyssey.config_schema import schema_default, search_dimension_names
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
+from lstm_odyssey.models.fast_lstm import kernel_isa
 from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.provenance import runtime_provenance
@@ -435,6 +436,7 @@ def run_trial(
         "threads": threads,
         "device": str(device),
         "implementation": implementation,
+        "kernel_isa": kernel_isa() if implementation == "fast" else None,
         "data_hash": data.content_hash,
         "data_source": data.metadata.get("source"),
         "started": started.isoformat(),

@@ -15,16 +15,22 @@
 //
 // At large H a step costs what reading the recurrent matrix from cache costs, so
 // the matrix is repacked once per call into panels that are read as sequential
-// streams (accumulate_matvec). The loops are plain C++ on raw pointers that the
-// compiler vectorises; the time loops are compiled for AVX-512, AVX2+FMA and
-// baseline x86-64 and picked at run time, so the build needs no -march=native.
+// streams (accumulate_matvec), summed in registers of the path's own width. The
+// loops are plain C++ on raw pointers and GCC vectors; on x86-64 the time loops
+// are compiled for AVX-512, AVX2+FMA and baseline and picked at run time (so the
+// build needs no -march=native), capped by $LSTM_ODYSSEY_KERNEL_ISA so every
+// lower path can be tested and timed on one machine; kernel_isa() names the path.
+// Elsewhere (ARM) one portable path is compiled, which the compiler vectorises.
 
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace {
@@ -106,11 +112,14 @@ struct Layer {
 
 // Matrix-vector products use the matrix packed in panels of panel_rows<T> output
 // rows, each panel stored input-major: panel[p][k][l] = A[p * rows + l][k]. The
-// last panel holds only the remaining rows, rounded up to whole vectors (zeros
-// past the end). A panel is then one sequential stream and its sums live in up to
-// four 64-byte vector registers (GCC vector extensions: one zmm, two ymm or four
-// xmm each, whatever the target), so the matrix is read once per step at full
-// cache bandwidth; this memory traffic is what a step costs at large H.
+// last panel holds only the remaining rows, rounded up to whole 64-byte vectors
+// (zeros past the end). A panel is then one sequential stream, and its running
+// sums stay in registers for the whole pass (no horizontal sums in the inner
+// loop): 4 zmm on AVX-512, 8 ymm on AVX2, 16 xmm on baseline x86-64 and other
+// architectures. Each path is compiled with its own native vector width (kNative
+// bytes): GCC vectors wider than the target's registers are lowered through
+// memory, which made the AVX2 path slower than baseline. The matrix is read once
+// per step at cache bandwidth; that memory traffic is what a step costs at large H.
 constexpr int64_t kVectorBytes = 64;
 constexpr int64_t kVectorsPerPanel = 4;
 template <typename T>
@@ -119,51 +128,52 @@ template <typename T>
 constexpr int64_t panel_rows = kVectorsPerPanel * vector_lanes<T>;
 
 constexpr int64_t kPrefetchRows = 8;  // how far ahead in a panel to prefetch
+constexpr int64_t kCacheLine = 64;
 
-template <typename T>
-struct Vector {
-  typedef T type __attribute__((vector_size(kVectorBytes)));
+template <typename T, int kNative>
+struct Native {
+  typedef T type __attribute__((vector_size(kNative)));
 };
 
-template <typename T>
-KERNEL_INLINE typename Vector<T>::type load_vector(const T* from) {
-  typename Vector<T>::type v;
+template <typename V, typename T>
+KERNEL_INLINE V load_native(const T* from) {
+  V v;
   __builtin_memcpy(&v, from, sizeof(v));
   return v;
 }
 
-// out[0:rows] += panel x for one panel of kVectors vectors' width (rows <= that width).
-template <int kVectors, typename T>
+// out[0:rows] += panel x for one panel of kVectors 64-byte vectors' width (rows <= that
+// width), with kNative-byte registers.
+template <int kVectors, int kNative, typename T>
 KERNEL_INLINE void panel_matvec(T* __restrict__ out, const T* __restrict__ x,
                                 const T* __restrict__ panel, int64_t n_in, int64_t rows) {
-  using V = typename Vector<T>::type;
-  constexpr int64_t kLanes = vector_lanes<T>;
-  constexpr int64_t kWidth = kVectors * kLanes;
-  V s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  using V = typename Native<T, kNative>::type;
+  constexpr int64_t kLanes = kNative / sizeof(T);
+  constexpr int kParts = kVectors * (kVectorBytes / kNative);
+  constexpr int64_t kWidth = kParts * kLanes;
+  constexpr int kLines = kWidth * sizeof(T) / kCacheLine;
+  V s[kParts];
+#pragma GCC unroll 16
+  for (int j = 0; j < kParts; ++j) s[j] = V{};
   const T* __restrict__ q = panel;
   for (int64_t k = 0; k < n_in; ++k, q += kWidth) {
     // the hardware prefetcher alone leaves ~15% of the bandwidth unused here
-    __builtin_prefetch(q + kPrefetchRows * kWidth, 0, 3);
-    if constexpr (kVectors > 1) __builtin_prefetch(q + kPrefetchRows * kWidth + kLanes, 0, 3);
-    if constexpr (kVectors > 2) __builtin_prefetch(q + kPrefetchRows * kWidth + 2 * kLanes, 0, 3);
-    if constexpr (kVectors > 3) __builtin_prefetch(q + kPrefetchRows * kWidth + 3 * kLanes, 0, 3);
+#pragma GCC unroll 4
+    for (int line = 0; line < kLines; ++line)
+      __builtin_prefetch(q + kPrefetchRows * kWidth + line * (kCacheLine / sizeof(T)), 0, 3);
     const T x_k = x[k];
-    s0 += load_vector(q) * x_k;
-    if constexpr (kVectors > 1) s1 += load_vector(q + kLanes) * x_k;
-    if constexpr (kVectors > 2) s2 += load_vector(q + 2 * kLanes) * x_k;
-    if constexpr (kVectors > 3) s3 += load_vector(q + 3 * kLanes) * x_k;
+#pragma GCC unroll 16
+    for (int j = 0; j < kParts; ++j) s[j] += load_native<V>(q + j * kLanes) * x_k;
   }
-  T sums[4 * kLanes];
-  __builtin_memcpy(sums, &s0, sizeof(V));
-  __builtin_memcpy(sums + kLanes, &s1, sizeof(V));
-  __builtin_memcpy(sums + 2 * kLanes, &s2, sizeof(V));
-  __builtin_memcpy(sums + 3 * kLanes, &s3, sizeof(V));
+  T sums[kWidth];
+#pragma GCC unroll 16
+  for (int j = 0; j < kParts; ++j) __builtin_memcpy(sums + j * kLanes, &s[j], sizeof(V));
   for (int64_t l = 0; l < rows; ++l) out[l] += sums[l];
 }
 
 // For every sequence b: out_b[0:n_out] += A x_b, where out_b = out + b * out_stride,
 // x_b = x + b * x_stride (n_in long) and A (n_out x n_in) is packed as above.
-template <typename T>
+template <int kNative, typename T>
 KERNEL_INLINE void accumulate_matvec(T* __restrict__ out, int64_t out_stride, const T* __restrict__ x,
                                      int64_t x_stride, const T* __restrict__ packed, int64_t n_in,
                                      int64_t n_out, int64_t batch) {
@@ -173,7 +183,8 @@ KERNEL_INLINE void accumulate_matvec(T* __restrict__ out, int64_t out_stride, co
   for (int64_t p = 0; p < full; ++p) {
     const T* panel = packed + p * n_in * kRows;
     for (int64_t b = 0; b < batch; ++b)
-      panel_matvec<4>(out + b * out_stride + p * kRows, x + b * x_stride, panel, n_in, kRows);
+      panel_matvec<4, kNative>(out + b * out_stride + p * kRows, x + b * x_stride, panel, n_in,
+                               kRows);
   }
   const int64_t tail = n_out - full * kRows;
   if (tail == 0) return;
@@ -183,10 +194,10 @@ KERNEL_INLINE void accumulate_matvec(T* __restrict__ out, int64_t out_stride, co
     T* out_b = out + b * out_stride + full * kRows;
     const T* x_b = x + b * x_stride;
     switch (vectors) {
-      case 1: panel_matvec<1>(out_b, x_b, panel, n_in, tail); break;
-      case 2: panel_matvec<2>(out_b, x_b, panel, n_in, tail); break;
-      case 3: panel_matvec<3>(out_b, x_b, panel, n_in, tail); break;
-      default: panel_matvec<4>(out_b, x_b, panel, n_in, tail); break;
+      case 1: panel_matvec<1, kNative>(out_b, x_b, panel, n_in, tail); break;
+      case 2: panel_matvec<2, kNative>(out_b, x_b, panel, n_in, tail); break;
+      case 3: panel_matvec<3, kNative>(out_b, x_b, panel, n_in, tail); break;
+      default: panel_matvec<4, kNative>(out_b, x_b, panel, n_in, tail); break;
     }
   }
 }
@@ -245,7 +256,7 @@ KERNEL_INLINE void cell_forward(const Layer<T>& L, T* __restrict__ a, const T* _
   }
 }
 
-template <typename T>
+template <int kNative, typename T>
 KERNEL_INLINE void forward_loop(const Layer<T>& L, const T* __restrict__ xproj, T* __restrict__ acts,
                                 T* __restrict__ cell, T* __restrict__ hcell, T* __restrict__ out,
                                 const T* __restrict__ zeros) {
@@ -257,10 +268,10 @@ KERNEL_INLINE void forward_loop(const Layer<T>& L, const T* __restrict__ xproj, 
     for (int64_t k = 0; k < B * W; ++k) a_t[k] = x_t[k];
     if (t > 0) {
       const T* y_prev = out + (t - 1) * B * H;
-      accumulate_matvec(a_t, W, y_prev, H, L.recurrent, H, W, B);
+      accumulate_matvec<kNative>(a_t, W, y_prev, H, L.recurrent, H, W, B);
       if (recurrent_gates) {  // previous [i, f, o] are the last 3H entries of a row
         const T* a_prev = acts + (t - 1) * B * W;
-        accumulate_matvec(a_t + H, W, a_prev + H, W, L.gate_recurrent, 3 * H, 3 * H, B);
+        accumulate_matvec<kNative>(a_t + H, W, a_prev + H, W, L.gate_recurrent, 3 * H, 3 * H, B);
       }
     }
     for (int64_t b = 0; b < B; ++b) {
@@ -357,7 +368,7 @@ KERNEL_INLINE void cell_backward(const Layer<T>& L, const T* __restrict__ a, con
 
 // Buffers (all zero on entry): dy_carry (B, H), dc_carry (B, H), dgates_carry (B, 3H)
 // for FGR; scratch (2 * H).
-template <typename T>
+template <int kNative, typename T>
 KERNEL_INLINE void backward_loop(const Layer<T>& L, const T* __restrict__ grad_y,
                                  const T* __restrict__ acts, const T* __restrict__ cell,
                                  const T* __restrict__ hcell, T* __restrict__ dpre,
@@ -380,10 +391,11 @@ KERNEL_INLINE void backward_loop(const Layer<T>& L, const T* __restrict__ grad_y
     if (t == 0) break;  // nothing flows into the zero initial state
     const T* d_t = dpre + t * B * W;
     for (int64_t k = 0; k < B * H; ++k) dy_carry[k] = T(0);
-    accumulate_matvec(dy_carry, H, d_t, W, L.recurrent, W, H, B);
+    accumulate_matvec<kNative>(dy_carry, H, d_t, W, L.recurrent, W, H, B);
     if (recurrent_gates) {
       for (int64_t k = 0; k < B * 3 * H; ++k) dgates_carry[k] = T(0);
-      accumulate_matvec(dgates_carry, 3 * H, d_t + H, W, L.gate_recurrent, 3 * H, 3 * H, B);
+      accumulate_matvec<kNative>(dgates_carry, 3 * H, d_t + H, W, L.gate_recurrent, 3 * H, 3 * H,
+                                 B);
     }
   }
 }
@@ -396,7 +408,8 @@ KERNEL_INLINE void backward_loop(const Layer<T>& L, const T* __restrict__ grad_y
 #define KERNEL_TARGET_AVX2 target("avx2,fma")
 #define KERNEL_TARGET_AVX512 target("avx512f,avx512vl,avx2,fma")
 enum class Isa { kBase, kAvx2, kAvx512 };
-Isa cpu_isa() {
+// The best path this CPU supports ...
+Isa supported_isa() {
   static const Isa isa = [] {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return Isa::kBase;
@@ -405,36 +418,47 @@ Isa cpu_isa() {
   }();
   return isa;
 }
+// ... capped by $LSTM_ODYSSEY_KERNEL_ISA (baseline, avx2, avx512), read on every call, so
+// tests and benchmarks run every lower path on one machine (fast_lstm.py checks the value).
+Isa cpu_isa() {
+  Isa isa = supported_isa();
+  const char* cap = std::getenv("LSTM_ODYSSEY_KERNEL_ISA");
+  if (cap == nullptr) return isa;
+  if (std::strcmp(cap, "baseline") == 0) return Isa::kBase;
+  if (std::strcmp(cap, "avx2") == 0 && isa == Isa::kAvx512) return Isa::kAvx2;
+  return isa;
+}
 #endif
 
 template <typename T>
 __attribute__((noinline)) void forward_base(const Layer<T>& L, const T* xproj, T* acts, T* cell,
                                             T* hcell, T* out, const T* zeros) {
-  forward_loop(L, xproj, acts, cell, hcell, out, zeros);
+  forward_loop<16>(L, xproj, acts, cell, hcell, out, zeros);
 }
 template <typename T>
 __attribute__((noinline)) void backward_base(const Layer<T>& L, const T* grad_y, const T* acts,
                                              const T* cell, const T* hcell, T* dpre, T* dy_carry,
                                              T* dc_carry, T* dgates_carry, T* scratch,
                                              const T* zeros) {
-  backward_loop(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch, zeros);
+  backward_loop<16>(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch,
+                    zeros);
 }
 #ifdef KERNEL_AVX2
-#define DEFINE_KERNELS(suffix, target_attribute)                                                  \
+#define DEFINE_KERNELS(suffix, target_attribute, native)                                          \
   template <typename T>                                                                          \
   __attribute__((noinline, target_attribute)) void forward_##suffix(                             \
       const Layer<T>& L, const T* xproj, T* acts, T* cell, T* hcell, T* out, const T* zeros) {   \
-    forward_loop(L, xproj, acts, cell, hcell, out, zeros);                                       \
+    forward_loop<native>(L, xproj, acts, cell, hcell, out, zeros);                               \
   }                                                                                              \
   template <typename T>                                                                          \
   __attribute__((noinline, target_attribute)) void backward_##suffix(                            \
       const Layer<T>& L, const T* grad_y, const T* acts, const T* cell, const T* hcell, T* dpre, \
       T* dy_carry, T* dc_carry, T* dgates_carry, T* scratch, const T* zeros) {                   \
-    backward_loop(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry, scratch, \
-                  zeros);                                                                        \
+    backward_loop<native>(L, grad_y, acts, cell, hcell, dpre, dy_carry, dc_carry, dgates_carry,  \
+                          scratch, zeros);                                                       \
   }
-DEFINE_KERNELS(avx2, KERNEL_TARGET_AVX2)
-DEFINE_KERNELS(avx512, KERNEL_TARGET_AVX512)
+DEFINE_KERNELS(avx2, KERNEL_TARGET_AVX2, 32)
+DEFINE_KERNELS(avx512, KERNEL_TARGET_AVX512, 64)
 #endif
 
 template <typename T>
@@ -613,7 +637,22 @@ at::Tensor fused_backward(const at::Tensor& grad_y, const at::Tensor& R,
 
 }  // namespace
 
+// The path the time loops take now: "avx512", "avx2", "baseline" (x86-64 without AVX2+FMA,
+// or capped), or "portable" (other architectures: plain C++ the compiler vectorises).
+std::string kernel_isa() {
+#ifdef KERNEL_AVX2
+  switch (cpu_isa()) {
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    default: return "baseline";
+  }
+#else
+  return "portable";
+#endif
+}
+
 TORCH_LIBRARY(lstm_odyssey_fused, m) {
+  m.def("kernel_isa", &kernel_isa);
   m.def("forward", &fused_forward);
   m.def("backward", &fused_backward);
 }
