@@ -8,6 +8,7 @@ variants x 3 tasks). Synthetic data is enough: the cost depends on shapes only.
 
     python benchmarks/epoch_times.py                  # ~1-2 minutes
     python benchmarks/epoch_times.py --output fig.png --epochs 75
+    python benchmarks/epoch_times.py --isa avx2   # both sides forced down to AVX2
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import TORCH_ISA_ENVIRONMENT, force_instruction_set, machine_line
 from torch import Tensor, nn
 
 from lstm_odyssey.models import fast_lstm
@@ -147,13 +149,18 @@ def main() -> None:
         default=75.0,
         help="assumed mean epochs per trial (max 150, early stopping after 15 stale epochs)",
     )
+    parser.add_argument(
+        "--isa", choices=list(TORCH_ISA_ENVIRONMENT), help="force both sides down to this ISA"
+    )
     args = parser.parse_args()
+    force_instruction_set(args.isa)
 
     torch.set_num_threads(1)
     if not fast_lstm.fast_available():
         raise SystemExit("the fused kernel did not build; see the warning above")
 
     epoch_seconds: dict[tuple[str, int, str], float] = {}
+    print(machine_line())
     print(f"{'task':<13} {'H':>4} {'reference s/epoch':>18} {'fast s/epoch':>13} {'speed-up':>9}")
     for task in TASKS:
         for hidden in HIDDEN_SIZES:

@@ -20,59 +20,20 @@ MKL reads them when it loads), so the ratio stays fair.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import torch
+from machine import TORCH_ISA_ENVIRONMENT, force_instruction_set, machine_line
 from torch import Tensor, nn
 
 from lstm_odyssey.models import fast_lstm
 from lstm_odyssey.models.variants import VARIANTS, VariantLSTM
-from lstm_odyssey.provenance import cpu_model
 
 BARS = {20: 1.2, 100: 1.5, 200: 1.5}  # ratio to nn.LSTM allowed, by hidden size
 NP_BAR = 1.2
 FGR_BAR = 13 / 4  # FGR's time over V's at the same size: its weight-streaming floor
-
-TORCH_ISA_ENVIRONMENT = {
-    "avx512": {},
-    "avx2": {
-        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-        "ONEDNN_MAX_CPU_ISA": "AVX2",
-        "ATEN_CPU_CAPABILITY": "avx2",
-    },
-    "baseline": {
-        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
-        "ONEDNN_MAX_CPU_ISA": "SSE41",
-        "ATEN_CPU_CAPABILITY": "default",
-    },
-}
-"""What forces torch's libraries down to each of our kernel's paths."""
-
-
-def force_instruction_set(isa: str) -> None:
-    """Re-execute this script with both sides capped at `isa` (no-op once they are)."""
-    if os.environ.get(fast_lstm.KERNEL_ISA_VARIABLE) == isa:
-        return
-    environment = {**os.environ, fast_lstm.KERNEL_ISA_VARIABLE: isa, **TORCH_ISA_ENVIRONMENT[isa]}
-    os.execve(sys.executable, [sys.executable, *sys.argv], environment)
-
-
-def machine_line() -> str:
-    """The CPU and the instruction-set path of both sides: ratios differ 5-20x between them."""
-    forced = ", ".join(
-        f"{name}={os.environ[name]}"
-        for name in ("MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
-        if name in os.environ
-    )
-    return (
-        f"CPU: {cpu_model()}; our kernel's ISA path: {fast_lstm.kernel_isa()}; torch "
-        f"{torch.__version__} CPU capability {torch.backends.cpu.get_cpu_capability()}"
-        + (f" ({forced})" if forced else "")
-    )
 
 
 class Directions(nn.Module):
@@ -159,8 +120,7 @@ def main() -> None:
         "--isa", choices=list(TORCH_ISA_ENVIRONMENT), help="force both sides down to this ISA"
     )
     args = parser.parse_args()
-    if args.isa:
-        force_instruction_set(args.isa)
+    force_instruction_set(args.isa)
     # explicit options win; --quick only changes the defaults
     defaults = {
         "variants": ["V", "NP", "FGR"] if args.quick else list(VARIANTS),
