@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint report clean-results
+.PHONY: status run test lint report clean-results
 
 # Debian packages the offline stand-in corpora are made from (TIMIT: espeak-ng's speech;
 # IAM-OnDB: the Hershey vector fonts). Installed when missing and apt-get can (root); otherwise
@@ -42,6 +42,10 @@ lint: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+
+# Where a running (or finished) study stands; reads only results/. CONFIG=config/paper.yaml etc.
+status: $(STAMP)
+	$(BIN)/lstm-odyssey --config $(or $(CONFIG),config/config.yaml) status --results results
 
 clean-results:
 	rm -rf results logs

@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="processes extracting features (default 1)"
     )
 
+    status = commands.add_parser(
+        "status", help="done / running / diverged / missing trials, best metric, CPU-hours"
+    )
+    status.add_argument("--results", default="results", help="the study's results folder")
+
     train = commands.add_parser("train", help="train one trial and write its JSON record")
     _address_arguments(train)
     train.add_argument("--data", help="prepared data; default: results/data/{task}.h5")
@@ -71,6 +76,11 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if args.command == "status":
+        from lstm_odyssey.analysis.status import format_status, study_status
+
+        print(format_status(study_status(config, args.results), config))
+        return 0
     task = args.task
     if task not in config["tasks"]:
         print(
