@@ -10,15 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    ConfigurationSpace,
-    UniformFloatHyperparameter,
-    UniformIntegerHyperparameter,
-)
+
+if TYPE_CHECKING:
+    from ConfigSpace import ConfigurationSpace
+# ConfigSpace itself is imported where a space is built: config validation (every Snakefile
+# parse, every cluster job, `lstm-odyssey status`) needs only the dimensions, and importing
+# ConfigSpace costs about half a second.
 
 Distribution = Literal[
     "uniform", "log_uniform", "log_uniform_int", "one_minus_log_uniform", "categorical"
@@ -102,6 +102,12 @@ class SearchDimension:
 
     def to_hyperparameter(self) -> Any:
         """The ConfigSpace hyperparameter this dimension samples from."""
+        from ConfigSpace import (
+            CategoricalHyperparameter,
+            UniformFloatHyperparameter,
+            UniformIntegerHyperparameter,
+        )
+
         if self.is_categorical:
             return CategoricalHyperparameter(self.name, list(self.choices))  # type: ignore[arg-type]
         if self.distribution == "log_uniform_int":
@@ -193,6 +199,8 @@ def search_dimensions(search_config: Mapping[str, Mapping[str, Any]]) -> list[Se
 
 def configuration_space(dimensions: Sequence[SearchDimension], seed: int) -> ConfigurationSpace:
     """A ConfigSpace space over `dimensions`, seeded so a sample is reproducible."""
+    from ConfigSpace import ConfigurationSpace
+
     space = ConfigurationSpace(seed=seed)
     space.add([d.to_hyperparameter() for d in dimensions])
     return space
