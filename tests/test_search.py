@@ -123,3 +123,23 @@ def test_what_the_snakefile_imports_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_reused_space_samples_what_a_freshly_seeded_one_does():
+    """trial_hyperparameters reseeds one cached space per search config; a space built anew
+    with the trial's seed must give the same configuration, in any call order."""
+    from lstm_odyssey.search.space import configuration_space
+
+    dimensions = search_dimensions(
+        {
+            "hidden_size": {"distribution": "log_uniform_int", "low": 20, "high": 200},
+            "learning_rate": {"distribution": "log_uniform", "low": 1e-6, "high": 1e-2},
+            "momentum": {"distribution": "one_minus_log_uniform", "low": 0.0, "high": 0.99},
+            "nesterov": {"distribution": "categorical", "choices": [True, False]},
+        }
+    )
+    for index in (5, 0, 17, 3, 17):
+        seed = trial_seed(2017, "timit", "CIFG", index)
+        fresh = configuration_space(dimensions, seed).sample_configuration()
+        expected = {d.name: d.natural_value(fresh) for d in dimensions}
+        assert trial_hyperparameters(dimensions, 2017, "timit", "CIFG", index) == expected
