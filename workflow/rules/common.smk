@@ -39,6 +39,12 @@ SYNTHETIC_TASKS = {
     if is_synthetic(task, config["tasks"][task]["data"])
 }
 
+# A training job's resources: on `device: cuda` (or cuda:N) it asks SLURM for one GPU; `auto`
+# asks for none (it uses a GPU where the job lands on one). CPU trials need no gres.
+TRAIN_RESOURCES = {"mem_mb": 2000}
+if str(config["device"]).startswith("cuda"):
+    TRAIN_RESOURCES["gres"] = "gpu:1"
+
 # Where finished trial records are also kept, by content (see run_trial): a record that Snakemake
 # deletes or a user removes is restored from here instead of retrained.
 RECORD_CACHE = "results/cache/records"

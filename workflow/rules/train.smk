@@ -19,7 +19,7 @@ rule train_trial:
         "logs/train/{task}/{variant}/{index}.log",
     threads: config["threads_per_trial"]
     resources:
-        mem_mb=2000,
+        **TRAIN_RESOURCES,
     conda:
         "../../envs/lstm-odyssey.yaml"
     script:

@@ -1,0 +1,85 @@
+"""The tiny study through `profiles/slurm` on a real single-node SLURM cluster.
+
+`scripts/slurm-single-node.sh up` installs (if needed) and starts munge, slurmctld and slurmd on
+this machine; the test then runs Snakemake with the profile, checks that every trial ran inside
+a SLURM job (its record's `provenance.slurm_job_id`) and that packing put the trials into fewer
+SLURM jobs than there are trials, and stops the daemons. It needs root (as CI has); elsewhere it
+is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CLUSTER = REPO / "scripts" / "slurm-single-node.sh"
+TINY_CONFIG = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
+
+
+def _cannot_run() -> str | None:
+    if os.name != "posix" or os.geteuid() != 0:
+        return "needs root to start munge, slurmctld and slurmd"
+    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
+        return "SLURM is not installed and there is no apt-get to install it"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    reason = _cannot_run()
+    if reason:
+        print(f"skipping the SLURM test: {reason}")
+        pytest.skip(reason)
+    up = subprocess.run([str(CLUSTER), "up"], capture_output=True, text=True, timeout=600)
+    if up.returncode != 0:
+        pytest.fail(f"the single-node SLURM did not come up:\n{up.stdout}\n{up.stderr}")
+    try:
+        yield
+    finally:
+        subprocess.run([str(CLUSTER), "down"], capture_output=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_the_tiny_study_runs_as_packed_slurm_jobs(slurm_cluster, tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            # the first status check waits 40 s by default; a test cluster answers at once
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    wall = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    records = [
+        json.loads(p.read_text()) for p in sorted(tmp_path.glob("results/trials/*/*/*.json"))
+    ]
+    trials = TINY_CONFIG["tasks"]["jsb"]["training"]["trials"] * len(TINY_CONFIG["variants"])
+    assert len(records) == trials
+    job_ids = {record["provenance"]["slurm_job_id"] for record in records}
+    assert None not in job_ids, "a trial ran outside SLURM"
+    assert len(job_ids) < trials, f"{trials} trials in {len(job_ids)} SLURM jobs: no packing"
+    assert (tmp_path / "results" / "trials.tsv").exists()
+    print(f"SLURM: {trials} trials in {len(job_ids)} SLURM jobs, {wall:.0f} s wall")
