@@ -62,12 +62,17 @@ def make_loss(task: TaskShape, steps: int) -> tuple[nn.Module, Tensor]:
 
 
 def step_seconds(
-    task: TaskShape, hidden: int, implementation: str, repeats: int, seed: int = 0
+    task: TaskShape,
+    hidden: int,
+    implementation: str,
+    repeats: int,
+    seed: int = 0,
+    variant: str = "V",
 ) -> float:
     """Median wall time of one full SGD step on one sequence."""
     torch.manual_seed(seed)
     network = SequenceNetwork(
-        "V",
+        variant,
         task.inputs,
         hidden,
         task.outputs,
