@@ -3,6 +3,11 @@
 # profile by hand: `scripts/slurm-single-node.sh up`, then `... down`. Needs root; installs
 # Debian's slurmctld, slurmd and munge (SLURM 22.05 on Debian 12) when they are missing.
 #
+# The config goes to /etc/slurm/slurm.conf (job steps inside a job find it only there) marked
+# as ours; a host whose slurm.conf is not ours is a real SLURM host and is left alone. `down`
+# removes it again, so a stray `scontrol` fails at once instead of retrying a dead controller for
+# 9 s (Snakemake's SLURM plugin runs one every time Snakemake starts).
+#
 # No systemd here: the daemons are started in their own sessions and stopped by PID. The
 # config follows design/SLURM-NOTES: one node as `slurmd -C` describes it, all on 127.0.0.1,
 # one default partition, no accounting database (so Snakemake's plugin must use
@@ -11,7 +16,10 @@
 set -euo pipefail
 
 STATE=${SLURM_TEST_STATE:-/tmp/lstm-odyssey-slurm}
-CONF_DIR=/etc/slurm
+SLURM_CONF=/etc/slurm/slurm.conf
+MARK="# written by lstm-odyssey scripts/slurm-single-node.sh"
+
+ours() { [ ! -e "$SLURM_CONF" ] || head -1 "$SLURM_CONF" | grep -qF "$MARK"; }
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then echo "must run as root" >&2; exit 2; fi
@@ -30,10 +38,15 @@ install_packages() {
 }
 
 write_config() {
-  mkdir -p "$STATE"/{ctld,d} "$CONF_DIR"
+  if ! ours; then
+    echo "$SLURM_CONF exists and is not ours: this host has its own SLURM; not touching it" >&2
+    exit 2
+  fi
+  mkdir -p "$STATE"/{ctld,d} "$(dirname "$SLURM_CONF")"
   local node
   node=$(slurmd -C | head -1)
-  cat > "$CONF_DIR/slurm.conf" <<CONF
+  cat > "$SLURM_CONF" <<CONF
+$MARK
 ClusterName=odyssey
 SlurmctldHost=$(hostname)(127.0.0.1)
 SlurmUser=root
@@ -96,6 +109,7 @@ stop_daemons() {
   done
   sleep 1
   rm -f "$STATE"/*.pid
+  if ours; then rm -f "$SLURM_CONF"; fi
 }
 
 case "${1:-}" in
