@@ -83,3 +83,30 @@ def test_the_tiny_study_runs_as_packed_slurm_jobs(slurm_cluster, tmp_path):
     assert len(job_ids) < trials, f"{trials} trials in {len(job_ids)} SLURM jobs: no packing"
     assert (tmp_path / "results" / "trials.tsv").exists()
     print(f"SLURM: {trials} trials in {len(job_ids)} SLURM jobs, {wall:.0f} s wall")
+
+
+def test_the_profile_packs_trials_into_group_jobs_in_a_dry_run(tmp_path):
+    """Without a cluster: Snakemake's own dry run with the profile shows the packs it would
+    submit (8 trials per SLURM job: the tiny study's 9 trials are 2 group jobs)."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            "--dry-run",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert output.count("Group job trials") == 2
+    assert output.count("rule train_trial:") == 9
