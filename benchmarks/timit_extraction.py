@@ -51,6 +51,10 @@ def main() -> None:
     )
     print(f"{len(utterances)} utterances (SPHERE + PHN -> 39 MFCC features and frame labels)")
     rates = {}
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the single process too: one core's worth, as a worker gets
+    extract_features(utterances[:20], 1)  # warm-up: librosa's imports and first calls
     for workers in (1, args.workers):
         started = time.perf_counter()
         features = extract_features(utterances, workers)

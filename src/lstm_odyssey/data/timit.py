@@ -338,12 +338,19 @@ def utterance_features(files: UtteranceFiles) -> UtteranceFeatures:
     return UtteranceFeatures(inputs, labels, uncovered)
 
 
+def _one_thread_per_worker() -> None:
+    """Each worker computes with one BLAS thread: N workers x N threads slow every one down."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def extract_features(utterances: Sequence[UtteranceFiles], workers: int) -> list[UtteranceFeatures]:
     """Features of every utterance, in order, computed by `workers` processes."""
     if workers <= 1 or len(utterances) < 2:
         return [utterance_features(files) for files in utterances]
     chunk = max(1, min(64, len(utterances) // (4 * workers)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_per_worker) as pool:
         return list(pool.map(utterance_features, utterances, chunksize=chunk))
 
 
