@@ -98,3 +98,28 @@ def test_the_command_reads_a_config_file_and_is_quick(tmp_path, capsys):
     assert time.perf_counter() - started < 5.0
     out = capsys.readouterr().out
     assert "jsb        V" in out and "CPU-hours spent" in out
+
+
+def test_snakemake_status_prints_the_same_table(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).parents[1]
+    config = yaml.safe_load((repo / ".test" / "config" / "config.yaml").read_text())
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    write_record(tmp_path / "results", "jsb", "V", 0, valid=8.5)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--cores", "1"]
+        + ["status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = config["tasks"]["jsb"]["training"]["trials"] * len(config["variants"])
+    assert f"1 of {trials} trials done" in result.stdout
+    assert (tmp_path / "logs" / "status.log").read_text().strip().endswith("CPU-hours to go")

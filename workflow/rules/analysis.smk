@@ -111,3 +111,18 @@ rule fanova:
         "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/fanova.py"
+
+
+# `snakemake status`: where the study stands (the table of `lstm-odyssey status`), read from the
+# results tree alone. No output, so it runs whenever asked and is never part of the study's DAG.
+rule status:
+    localrule: True
+    log:
+        "logs/status.log",
+    run:
+        from lstm_odyssey.analysis.status import format_status, study_status
+        from lstm_odyssey.io import atomic_write_text
+
+        table = format_status(study_status(config, "results"), config)
+        atomic_write_text(log[0], table + "\n")
+        print(table)
