@@ -69,12 +69,12 @@ def test_an_unmapped_phone_is_named():
 @needs_espeak
 def test_every_phone_espeak_speaks_for_the_bundled_text_is_mapped():
     from lstm_odyssey.data.espeak import Synthesizer, Voice
-    from lstm_odyssey.data.synthetic_timit import LANGUAGE, VARIANTS
+    from lstm_odyssey.data.synthetic_timit import LANGUAGE, VOICE_VARIANTS
 
     synthesizer = Synthesizer()
     spoken = set()
     for number, text in enumerate((*DIALECT_SENTENCES.values(), *sentences())):
-        variants = VARIANTS["f" if number % 2 else "m"]
+        variants = VOICE_VARIANTS["f" if number % 2 else "m"]
         voice = Voice(LANGUAGE, variants[number % len(variants)], 140 + number % 61, 50, 50)
         spoken |= {phone for _, phone in synthesizer.speak(text, voice).phones}
     assert spoken - set(espeak_phone_map()) == set()

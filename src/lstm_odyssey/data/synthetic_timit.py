@@ -55,7 +55,10 @@ from lstm_odyssey.io import atomic_directory
 PHONE_MAP_RESOURCE = "espeak_timit_phones.json"
 TEXT_RESOURCE = "proverbs.json"
 LANGUAGE = "en-us"
-VARIANTS = {"f": ("f1", "f2", "f3", "f4", "f5"), "m": ("m1", "m2", "m3", "m4", "m5", "m6", "m7")}
+VOICE_VARIANTS = {
+    "f": ("f1", "f2", "f3", "f4", "f5"),
+    "m": ("m1", "m2", "m3", "m4", "m5", "m6", "m7"),
+}
 """eSpeak NG voice variants by the sex letter that starts a TIMIT speaker ID."""
 DIALECT_SENTENCES = {
     "sa1": "She had your dark suit in greasy wash water all year.",
@@ -182,11 +185,11 @@ def _training_speaker_ids(count: int, rng: np.random.Generator) -> list[str]:
 
 def _draw_speaker(speaker_id: str, folder: str, region: str, rng: np.random.Generator) -> Speaker:
     sex = speaker_id[0]
-    variants = VARIANTS[sex]
+    voice_variants = VOICE_VARIANTS[sex]
     low, high = (55, 85) if sex == "f" else (20, 50)
     voice = Voice(
         language=LANGUAGE,
-        variant=variants[int(rng.integers(len(variants)))],
+        variant=voice_variants[int(rng.integers(len(voice_variants)))],
         rate=int(rng.integers(140, 201)),
         pitch=int(rng.integers(low, high + 1)),
         pitch_range=int(rng.integers(30, 81)),
