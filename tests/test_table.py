@@ -67,6 +67,7 @@ def trial_record(
             "numpy": "2.4.6",
             "data_hash": "0123abcd",
             "data_source": "music21",
+            "kernel_isa": "avx512",
             "started": "2026-01-01T00:00:00",
             "finished": "2026-01-01T00:00:03",
         },
