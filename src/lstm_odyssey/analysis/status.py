@@ -8,8 +8,9 @@ it runs (saved after an epoch). No torch, no pandas and no Snakemake: `lstm-odys
 answers in well under two seconds on 5400 records.
 
 The estimate of what remains: per task x variant, the finished trials' mean CPU seconds per
-epoch times their mean number of epochs (the task's mean where a variant has none finished yet,
-`max_epochs` where the task has none), for every trial not finished; running trials count whole.
+epoch times their mean number of epochs (capped at `max_epochs`; the task's means where a
+variant has none finished yet), for every trial not finished; running trials count whole. A task
+with no finished trial has nothing to estimate from: it is named below the table instead.
 """
 
 from __future__ import annotations
