@@ -48,28 +48,23 @@ def slurm_cluster():
         subprocess.run([str(CLUSTER), "down"], capture_output=True, timeout=120)
 
 
+def _run_tiny_study_with_slurm_profile(
+    directory, *arguments: str, timeout: int
+) -> subprocess.CompletedProcess:
+    """Snakemake on the tiny study in `directory` through profiles/slurm."""
+    (directory / "config").mkdir()
+    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+    command += ["--profile", str(REPO / "profiles" / "slurm"), *arguments]
+    return subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.slow
 def test_the_tiny_study_runs_as_packed_slurm_jobs(slurm_cluster, tmp_path):
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
     started = time.perf_counter()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--profile",
-            str(REPO / "profiles" / "slurm"),
-            # the first status check waits 40 s by default; a test cluster answers at once
-            "--slurm-init-seconds-before-status-checks",
-            "2",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    # the first status check waits 40 s by default; a test cluster answers at once
+    result = _run_tiny_study_with_slurm_profile(
+        tmp_path, "--slurm-init-seconds-before-status-checks", "2", timeout=1200
     )
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
@@ -88,24 +83,7 @@ def test_the_tiny_study_runs_as_packed_slurm_jobs(slurm_cluster, tmp_path):
 def test_the_profile_packs_trials_into_group_jobs_in_a_dry_run(tmp_path):
     """Without a cluster: Snakemake's own dry run with the profile shows the packs it would
     submit (8 trials per SLURM job: the tiny study's 9 trials are 2 group jobs)."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--profile",
-            str(REPO / "profiles" / "slurm"),
-            "--dry-run",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run_tiny_study_with_slurm_profile(tmp_path, "--dry-run", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert output.count("Group job trials") == 2

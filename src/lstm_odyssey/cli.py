@@ -117,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"seed": seed, "hyperparameters": hyperparameters}, indent=2))
         return 0
 
+    from lstm_odyssey.training.checkpoint import checkpoint_path_for
     from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
 
     settings = trial_settings(config, task)
@@ -143,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         hyperparameters,
         TrialSettings(**settings),
         threads=args.threads or int(config["threads_per_trial"]),
-        checkpoint_path=out + ".ckpt",
+        checkpoint_path=checkpoint_path_for(out),
     )
     print(
         json.dumps(

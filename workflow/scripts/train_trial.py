@@ -2,6 +2,7 @@
 
 from lstm_odyssey.joblog import job_logging
 from lstm_odyssey.study import result_neutral_settings
+from lstm_odyssey.training.checkpoint import checkpoint_path_for
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
 
 task = snakemake.wildcards.task
@@ -23,7 +24,7 @@ with job_logging(snakemake.log[0]):
         ),
         threads=snakemake.threads,
         # Outside the declared outputs, so a killed job's progress survives for the rerun.
-        checkpoint_path=snakemake.output[0] + ".ckpt",
+        checkpoint_path=checkpoint_path_for(snakemake.output[0]),
         checkpoint_interval_s=float(snakemake.config["checkpoint_interval_seconds"]),
         record_cache=snakemake.params.record_cache,
     )

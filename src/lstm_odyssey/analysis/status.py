@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lstm_odyssey.training.checkpoint import checkpoint_path_for
+
 TRIAL_RECORD = "{results}/trials/{task}/{variant}/{index}.json"
-CHECKPOINT_SUFFIX = ".ckpt"
 
 
 @dataclass
@@ -64,7 +65,7 @@ def study_status(config: Mapping[str, Any], results: str | os.PathLike[str]) -> 
                 try:
                     record = json.loads(path.read_bytes())
                 except FileNotFoundError:
-                    if path.with_name(path.name + CHECKPOINT_SUFFIX).exists():
+                    if checkpoint_path_for(path).exists():
                         cell.running += 1
                     continue
                 except (OSError, ValueError):

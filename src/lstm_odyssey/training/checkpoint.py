@@ -1,4 +1,10 @@
-"""Per-epoch checkpoints so a killed trial resumes where it stopped instead of starting over."""
+"""Per-epoch checkpoints so a killed trial resumes where it stopped instead of starting over.
+
+A trial's checkpoint lies beside its record (`checkpoint_path_for`), outside the workflow's
+declared outputs, so a killed job's progress survives for the rerun; `lstm-odyssey status`
+counts a trial with a checkpoint and no record as running. torch is imported only to save and
+load, so naming the file stays cheap for the status command.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from lstm_odyssey.io import atomic_path
+
+CHECKPOINT_SUFFIX = ".ckpt"
+
+
+def checkpoint_path_for(record_path: str | os.PathLike) -> Path:
+    """Where the trial whose record goes to `record_path` keeps its checkpoint."""
+    record_path = Path(record_path)
+    return record_path.with_name(record_path.name + CHECKPOINT_SUFFIX)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write `state` atomically (temp file in the same directory, then rename)."""
+    import torch
+
     with atomic_path(path) as temporary:
         torch.save(state, temporary)
 
@@ -26,6 +40,8 @@ def load_checkpoint(path: str | os.PathLike, key: str) -> dict[str, Any] | None:
     path = Path(path)
     if not path.exists():
         return None
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception:  # a torn or foreign file: start afresh
