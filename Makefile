@@ -4,6 +4,11 @@ VENV ?= .venv
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
+# CONFIG=path/to/study.yaml runs (and reports, and shows the status of) that study instead of the
+# default one: the file is the whole study, nothing of config/config.yaml is merged in.
+CONFIG ?=
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
+STUDY_CONFIG := $(or $(CONFIG),config/config.yaml)
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -29,8 +34,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
-	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) \
+	  --report $$($(BIN)/lstm-odyssey study-directory --config $(STUDY_CONFIG))/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -41,11 +47,12 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) \
+	  --report $$($(BIN)/lstm-odyssey study-directory --config $(STUDY_CONFIG))/report.html
 
-# Where a running (or finished) study stands; reads only results/. CONFIG=config/paper.yaml etc.
+# Where a running (or finished) study stands; reads only its results folder. CONFIG=... as above.
 status: $(STAMP)
-	$(BIN)/lstm-odyssey --config $(or $(CONFIG),config/config.yaml) status --results results
+	$(BIN)/lstm-odyssey status --config $(STUDY_CONFIG)
 
 clean-results:
 	rm -rf results logs

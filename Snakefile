@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A config given with --configfile is the whole study: nothing of the default is merged in
+# (`--config key=value` overrides either). Jobs re-run with the same --configfile, so they agree.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

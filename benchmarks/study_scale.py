@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from lstm_odyssey.paths import StudyPaths
 from lstm_odyssey.provenance import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,22 +98,22 @@ def main() -> None:
         print(f"  Snakefile parse (what each cluster job pays): {parse:5.1f} s")
         print(f"  dry run, the whole DAG:                      {dag:5.1f} s (bar: 15 s)")
 
-        results = directory / "results"
+        paths = StudyPaths.at(directory / "results" / config["study_name"])
         for task, settings in config["tasks"].items():
             for variant in config["variants"]:
-                folder = results / "trials" / task / variant
-                folder.mkdir(parents=True)
                 for index in range(settings["training"]["trials"]):
                     record = fake_record(task, variant, index)
-                    (folder / f"{index}.json").write_text(json.dumps(record, indent=2))
+                    path = Path(paths.trial_record(task, variant, index))
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(record, indent=2))
         status, out = timed(
             [
                 str(Path(sys.executable).with_name("lstm-odyssey")),
+                "status",
                 "--config",
                 "paper.yaml",
-                "status",
                 "--results",
-                "results",
+                paths.directory,
             ],
             directory,
         )

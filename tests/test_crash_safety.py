@@ -20,7 +20,7 @@ import yaml
 from tests.test_workflow import _planned_jobs as _planned
 from tests.test_workflow import _snakemake
 
-TRIALS = [f"results/trials/jsb/{v}/{i}.json" for v in ("V", "NP") for i in range(2)]
+TRIALS = [f"results/default/trials/jsb/{v}/{i}.json" for v in ("V", "NP") for i in range(2)]
 
 
 def _corpus(seed: int = 0) -> dict:
@@ -72,7 +72,9 @@ def _ok(result: subprocess.CompletedProcess) -> None:
 
 def _restored(directory: Path, trial: str) -> bool:
     variant, index = trial.split("/")[-2:]
-    log = directory / "logs" / "train" / "jsb" / variant / index.replace(".json", ".log")
+    log = (
+        directory / "logs" / "default" / "train" / "jsb" / variant / index.replace(".json", ".log")
+    )
     return "restored from" in log.read_text()
 
 
@@ -102,14 +104,14 @@ def test_nothing_computed_is_lost_and_the_dag_rebuilds_what_is_missing(tmp_path)
     assert (tmp_path / (TRIALS[2] + ".broken")).read_text() == "not json{"
     _ok(_snakemake(tmp_path))
     assert _records(tmp_path) == finished
-    assert (tmp_path / "results" / "jsb" / "trials.tsv").exists()
+    assert (tmp_path / "results" / "default" / "jsb" / "trials.tsv").exists()
 
     # 3. A truncated prepared file is set aside and rebuilt; no finished trial is lost or
     #    retrained (each is restored by content, the data being the same).
-    data = tmp_path / "results" / "data" / "jsb.h5"
+    data = tmp_path / "results" / "default" / "data" / "jsb.h5"
     data.write_bytes(data.read_bytes()[:2000])
     _ok(_snakemake(tmp_path))
-    assert (tmp_path / "results" / "data" / "jsb.h5.broken").exists()
+    assert (tmp_path / "results" / "default" / "data" / "jsb.h5.broken").exists()
     assert _records(tmp_path) == finished
     assert all(_restored(tmp_path, trial) for trial in TRIALS)
 
@@ -124,9 +126,9 @@ def test_nothing_computed_is_lost_and_the_dag_rebuilds_what_is_missing(tmp_path)
     error_lines = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and str(corpus) in error_lines[0] and "200" in error_lines[0]
     assert "Traceback" not in failed.stderr
-    prepare_log = (tmp_path / "logs" / "prepare_data" / "jsb.log").read_text()
+    prepare_log = (tmp_path / "logs" / "default" / "prepare_data" / "jsb.log").read_text()
     assert prepare_log.count("job failed") == 1
-    assert (tmp_path / "results" / "data" / "jsb.h5.last-good").exists()
+    assert (tmp_path / "results" / "default" / "data" / "jsb.h5.last-good").exists()
     assert _records(tmp_path) == finished
     corpus.write_text(good)
     _ok(_snakemake(tmp_path))
@@ -138,9 +140,10 @@ def test_nothing_computed_is_lost_and_the_dag_rebuilds_what_is_missing(tmp_path)
     assert _planned(tmp_path)["train_trial"] == 2
     _write_config(tmp_path, _config(corpus))
 
-    # 6. Settings that change results by round-off at most rerun no trial.
+    # 6. Settings that change results by round-off at most (the device too) rerun no trial.
     neutral = _config(corpus)
     neutral["implementation"] = "auto"
+    neutral["device"] = "auto"  # a study moved to GPU nodes retrains nothing
     neutral["tasks"]["jsb"]["training"]["eval_batch_size"] = 3
     _write_config(tmp_path, neutral)
     assert "train_trial" not in _planned(tmp_path)

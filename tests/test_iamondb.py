@@ -14,7 +14,6 @@ import pytest
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.data.iamondb import (
     COUNT_NAMES,
-    KNOWN_DEFECTS,
     OUTLIER_JUMP,
     SOURCE_REAL,
     SOURCE_SYNTHETIC,
@@ -24,6 +23,7 @@ from lstm_odyssey.data.iamondb import (
     clean_text,
     ctc_min_frames,
     encode_text,
+    monotone_time,
     pair_lines,
     paper_split,
     pen_features,
@@ -133,7 +133,6 @@ def test_times_keep_their_precision_at_the_tablets_clock():
         ("   \n", "empty file"),
         ("<WhiteboardCaptureSession><StrokeSet><Stroke>", "malformed XML"),
         ("<WhiteboardCaptureSession></WhiteboardCaptureSession>", "no <StrokeSet>"),
-        ("<W><StrokeSet><Stroke></Stroke></StrokeSet></W>", "no <Point>"),
         (
             '<W><StrokeSet><Stroke><Point x="1" y="2"/></Stroke></StrokeSet></W>',
             "stroke 0, point 0",
@@ -151,6 +150,14 @@ def test_a_broken_stroke_file_is_an_error_naming_it(tmp_path, content, problem):
     with pytest.raises(CorpusError, match=problem) as raised:
         read_stroke_file(path)
     assert raised.value.source == str(path)
+
+
+@pytest.mark.parametrize(
+    "stroke_set", ["<StrokeSet></StrokeSet>", "<StrokeSet><Stroke></Stroke></StrokeSet>"]
+)
+def test_a_stroke_set_without_points_reads_as_a_line_without_ink(stroke_set):
+    strokes = read_stroke_xml(f"<W>{stroke_set}</W>".encode(), "a01-000u-03.xml")
+    assert sum(len(stroke) for stroke in strokes) == 0
 
 
 # --- transcriptions and split lists ---------------------------------------------------------------
@@ -217,16 +224,33 @@ def test_stroke_file_n_takes_the_nth_csr_line():
     assert report.counts["forms_with_line_count_mismatch"] == 0
 
 
-def test_lines_and_texts_without_a_partner_are_counted_not_shifted(caplog):
+@pytest.mark.parametrize(
+    ("numbers", "named"),
+    [
+        ((1, 2, 3, 4), "lines 1-4"),  # one stroke file more than text lines (a08-551z)
+        ((1, 2), "lines 1-2"),  # one text line more than stroke files
+        ((1, 2, 4), "lines 1-2, 4"),  # as many, but a gap: -04 is not the third line
+    ],
+)
+def test_a_form_whose_stroke_files_and_csr_lines_disagree_is_skipped_whole(caplog, numbers, named):
     report = SplitReport()
-    inks = {1: _ink("f-01"), 2: _ink("f-02"), 4: _ink("f-04")}
+    inks = {number: _ink(f"f-{number:02d}") for number in numbers}
     with caplog.at_level(logging.WARNING):
         lines = pair_lines("f", ("f.txt", ["one", "two", "three"]), inks, report)
-    assert [(line.line_id, line.text) for line in lines] == [("f-01", "one"), ("f-02", "two")]
-    assert report.counts["lines_without_transcription"] == 1  # f-04
-    assert report.counts["transcriptions_without_strokes"] == 1  # "three"
+    assert lines == []
     assert report.counts["forms_with_line_count_mismatch"] == 1
-    assert "CSR text lines 1-3 but stroke files 1-2, 4" in caplog.text
+    assert report.counts["lines_in_mismatched_forms"] == len(numbers)
+    assert f"form f skipped whole ({len(numbers)} lines)" in caplog.text
+    assert f"f.txt has CSR text lines 1-3 but the stroke files are {named}" in caplog.text
+
+
+def test_a_line_without_ink_is_skipped_and_counted_its_neighbours_kept():
+    report = SplitReport()
+    empty = LineInk("f-02", "f-02.xml", np.zeros((0, 4), np.float32), {})
+    lines = pair_lines("f", ("f.txt", ["one", "two"]), {1: _ink("f-01"), 2: empty}, report)
+    assert [(line.line_id, line.text) for line in lines] == [("f-01", "one")]
+    assert report.counts["lines_without_ink"] == 1
+    assert report.counts["forms_with_line_count_mismatch"] == 0
 
 
 def test_a_form_without_transcription_skips_and_counts_its_lines():
@@ -250,10 +274,33 @@ def test_pen_features_start_at_the_lines_origin_and_mark_each_strokes_last_point
     assert features.tolist() == [[0, 0, 0, 0], [0, 10, 0.5, 1], [10, 0, 1.0, 1]]
 
 
-def test_offsets_replace_positions_with_steps_from_the_previous_point():
+def test_offsets_give_steps_from_the_previous_point_and_time_since_the_strokes_start():
     features = pen_features(_strokes(LINE_B), offsets=True)
-    # dx, dy from the previous point (also across the pen-up), time and pen-up unchanged
-    assert features.tolist() == [[0, 0, 0, 0], [0, 10, 0.5, 1], [10, -10, 1.0, 1]]
+    # dx, dy from the previous point (also across the pen-up); time restarts at each stroke
+    assert features.tolist() == [[0, 0, 0, 0], [0, 10, 0.5, 1], [10, -10, 0, 1]]
+
+
+def test_stroke_time_counts_from_each_strokes_first_point():
+    strokes = _strokes(
+        [
+            [(0, 0, 2.0), (3, 4, 2.25), (6, 8, 2.5)],
+            [(10, 0, 3.0), (10, 5, 3.5)],
+        ]
+    )
+    # by hand: dx, dy, seconds since the stroke's first point, pen-up
+    assert pen_features(strokes, offsets=True).tolist() == [
+        [0, 0, 0, 0],
+        [3, 4, 0.25, 0],
+        [3, 4, 0.5, 1],
+        [4, -8, 0, 0],
+        [0, 5, 0.5, 1],
+    ]
+
+
+def test_offsets_are_the_default_inputs(tmp_path):
+    prepared = prepare_iam_ondb(write_corpus(tmp_path / "c"), tmp_path / "iam.h5")
+    assert prepared.metadata["offsets"] is True
+    assert prepared.metadata["input_names"] == "dx,dy,stroke_time,pen_up"
 
 
 def test_empty_strokes_contribute_no_points():
@@ -278,6 +325,35 @@ def test_a_far_last_point_is_dropped_but_a_pen_up_jump_is_not():
 def test_a_fast_but_continuous_stroke_is_kept():
     steady = np.array([[0, 0, 0], [250, 0, 1], [500, 0, 2], [750, 0, 3]], float)
     assert remove_outliers([steady])[1] == 0
+
+
+def _times(strokes):
+    return [stroke[:, 2].tolist() for stroke in strokes]
+
+
+def test_a_backward_time_spike_holds_the_latest_time_and_the_clock_resumes():
+    # a01-053-03: the clock falls back ~4390 s for a few points, then returns
+    times = [29.28, 29.30, 29.32, -4362.82, -4362.82, 29.34, 29.36]
+    stroke = np.array([(float(i), 0.0, t) for i, t in enumerate(times)])
+    (held_stroke,), held = monotone_time([stroke])
+    assert held == 2
+    assert _times([held_stroke]) == [[29.28, 29.30, 29.32, 29.32, 29.32, 29.34, 29.36]]
+    assert held_stroke[:, :2].tolist() == stroke[:, :2].tolist()  # the ink is untouched
+
+
+def test_time_jitter_and_a_stroke_starting_early_are_held_across_strokes():
+    # a01-020x-04: points stamped out of order by 10-20 ms; a stroke starting before the last ended
+    first = np.array([[0, 0, 0.63], [1, 0, 0.67], [2, 0, 0.66], [3, 0, 0.68]])
+    second = np.array([[9, 0, 0.675], [9, 1, 0.70]])
+    strokes, held = monotone_time([first, second])
+    assert held == 2
+    assert _times(strokes) == [[0.63, 0.67, 0.67, 0.68], [0.68, 0.70]]
+    assert [len(stroke) for stroke in strokes] == [4, 2]
+
+
+def test_times_that_never_go_back_are_unchanged():
+    strokes, held = monotone_time(_strokes(LINE_B))
+    assert held == 0 and _times(strokes) == [[5.0, 5.5], [6.0]]
 
 
 # --- targets and CTC ------------------------------------------------------------------------------
@@ -320,7 +396,9 @@ def test_training_inputs_are_standardised_with_statistics_stored(tmp_path):
         "c01-000": ("testset_t.txt", ["b"], {1: LINE_A}),
         "d01-000": ("testset_f.txt", ["a"], {1: LINE_B}),
     }
-    prepared = prepare_iam_ondb(write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5")
+    prepared = prepare_iam_ondb(
+        write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5", offsets=False
+    )
     mean = [np.mean(values) for values in TRAIN_RAW.values()]
     std = [np.std(values) for values in TRAIN_RAW.values()]
     assert mean == pytest.approx([40 / 6, 10 / 6, 0.5, 0.5])
@@ -375,17 +453,66 @@ def test_every_count_is_reported_for_every_split(prepared):
     assert counts["train"]["single_point_strokes"] == 1  # line B's dot is kept
 
 
-def test_known_defects_are_held_back_by_name_and_counted(tmp_path):
-    assert "z01-000z" in KNOWN_DEFECTS and "a08-551z-08" in KNOWN_DEFECTS
+def test_a_form_with_more_stroke_files_than_csr_lines_is_left_out_whole(tmp_path, caplog):
+    # a08-551z on the real corpus: 9 stroke files, 8 CSR lines; none of its lines is kept
     corpus = dict(CORPUS)
-    corpus["z01-000z"] = ("trainset.txt", None, {1: LONG_STROKE, 2: LONG_STROKE})
-    corpus["a08-551z"] = ("trainset.txt", ["b"] * 9, {n: LONG_STROKE for n in range(1, 10)})
-    prepared = prepare_iam_ondb(write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5")
+    corpus["a08-551z"] = ("trainset.txt", ["b"] * 8, {n: LONG_STROKE for n in range(1, 10)})
+    with caplog.at_level(logging.INFO):
+        prepared = prepare_iam_ondb(write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5")
     counts = counts_of(prepared)["train"]
-    assert counts["known_defects"] == 4  # z01-000z-01, -02, a08-551z-08, -09
-    assert counts["forms_with_line_count_mismatch"] == 0
-    assert counts["transcriptions_without_strokes"] == 0
-    assert prepared.split_sizes()["train"] == 3 + 7
+    assert counts["forms_with_line_count_mismatch"] == 1
+    assert counts["lines_in_mismatched_forms"] == 9
+    assert prepared.split_sizes()["train"] == 3
+    assert "form a08-551z skipped whole (9 lines)" in caplog.text
+    assert "train: forms_with_line_count_mismatch 1, lines_in_mismatched_forms 9," in caplog.text
+
+
+def test_a_line_with_an_empty_stroke_set_is_skipped_and_counted(tmp_path, caplog):
+    corpus = dict(CORPUS)
+    corpus["a01-001"] = ("trainset.txt", ["a", "b"], {1: LINE_B, 2: []})
+    with caplog.at_level(logging.INFO):
+        prepared = prepare_iam_ondb(write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5")
+    assert counts_of(prepared)["train"]["lines_without_ink"] == 1
+    assert prepared.split_sizes()["train"] == 3  # a01-001-01 and the other form's lines kept
+    assert "a01-001-02.xml: no pen point in its <StrokeSet>, line skipped" in caplog.text
+    assert "lines_without_ink 1" in caplog.text
+
+
+def test_backward_timestamps_are_held_counted_and_logged(tmp_path, caplog):
+    backward = [[(10 * i, 0, t) for i, t in enumerate([0, 0.1, 0.2, 0.15, 0.3, -900, 0.4])]]
+    backward += [[(100 + 10 * i, 5, 0.45 + 0.01 * i) for i in range(6)]]
+    corpus = dict(CORPUS)
+    corpus["a01-001"] = ("trainset.txt", ["a"], {1: backward})
+    with caplog.at_level(logging.INFO):
+        prepared = prepare_iam_ondb(
+            write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5", offsets=False
+        )
+    assert counts_of(prepared)["train"]["backward_timestamps"] == 2  # 0.15 and -900
+    assert "backward_timestamps 2" in caplog.text
+    inputs, _ = prepared.splits["train"].sequence(2)  # a01-001-01, after a01-000u's two lines
+    time_index = prepared.metadata["input_names"].split(",").index("time")
+    assert np.all(np.diff(inputs[:, time_index]) >= 0)
+
+
+def test_a_listed_form_with_neither_strokes_nor_transcription_stops_naming_it_and_its_list(
+    tmp_path,
+):
+    corpus = dict(CORPUS)
+    corpus["e01-000"] = ("testset_t.txt", None, {})
+    root = write_corpus(tmp_path / "c", corpus)
+    with pytest.raises(CorpusError, match="lists form e01-000 with neither stroke files") as raised:
+        prepare_iam_ondb(root, tmp_path / "iam.h5")
+    assert raised.value.source == str(root / "task1" / "testset_t.txt")
+    assert "out of sync" in raised.value.problem
+    assert not (tmp_path / "iam.h5").exists()
+
+
+def test_a_listed_form_with_text_but_no_stroke_files_is_counted(tmp_path):
+    corpus = dict(CORPUS)
+    corpus["e01-000"] = ("trainset.txt", ["a"], {})
+    prepared = prepare_iam_ondb(write_corpus(tmp_path / "c", corpus), tmp_path / "iam.h5")
+    assert counts_of(prepared)["train"]["forms_without_strokes"] == 1
+    assert prepared.split_sizes()["train"] == 3
 
 
 def test_a_listed_form_without_ascii_file_is_counted(tmp_path):
@@ -451,7 +578,7 @@ def test_the_prepared_file_reads_back_with_its_counts(tmp_path):
     written = prepare_iam_ondb(root, tmp_path / "iam.h5", offsets=True)
     loaded = read_prepared(tmp_path / "iam.h5")
     assert loaded.content_hash == written.content_hash
-    assert loaded.metadata["input_names"] == "dx,dy,time,pen_up"
+    assert loaded.metadata["input_names"] == "dx,dy,stroke_time,pen_up"
     assert loaded.metadata["offsets"] is True
     assert json.loads(loaded.metadata["preparation_counts"]) == counts_of(written)
 

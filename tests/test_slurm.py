@@ -69,14 +69,15 @@ def test_the_tiny_study_runs_as_packed_slurm_jobs(slurm_cluster, tmp_path):
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     records = [
-        json.loads(p.read_text()) for p in sorted(tmp_path.glob("results/trials/*/*/*.json"))
+        json.loads(p.read_text())
+        for p in sorted(tmp_path.glob("results/default/trials/*/*/*.json"))
     ]
     trials = TINY_CONFIG["tasks"]["jsb"]["training"]["trials"] * len(TINY_CONFIG["variants"])
     assert len(records) == trials
     job_ids = {record["provenance"]["slurm_job_id"] for record in records}
     assert None not in job_ids, "a trial ran outside SLURM"
     assert len(job_ids) < trials, f"{trials} trials in {len(job_ids)} SLURM jobs: no packing"
-    assert (tmp_path / "results" / "trials.tsv").exists()
+    assert (tmp_path / "results" / "default" / "trials.tsv").exists()
     print(f"SLURM: {trials} trials in {len(job_ids)} SLURM jobs, {wall:.0f} s wall")
 
 
@@ -88,3 +89,23 @@ def test_the_profile_packs_trials_into_group_jobs_in_a_dry_run(tmp_path):
     output = result.stdout + result.stderr
     assert output.count("Group job trials") == 2
     assert output.count("rule train_trial:") == 9
+
+
+def test_the_profile_names_the_partition_and_account_keys_the_plugin_reads():
+    """A `partition:` resource is ignored by the plugin without a word; it reads `slurm_*`."""
+    import re
+
+    import snakemake_executor_plugin_slurm
+
+    plugin = Path(snakemake_executor_plugin_slurm.__file__).read_text()
+    profile_text = (REPO / "profiles" / "slurm" / "config.yaml").read_text()
+    profile = yaml.safe_load(profile_text)
+    resource_keys = set(profile["default-resources"])
+    for rule_resources in profile["set-resources"].values():
+        resource_keys |= set(rule_resources)
+    assert not resource_keys & {"partition", "account"}
+    # The documented (commented) examples: every key named must be one the plugin reads.
+    documented = set(re.findall(r"^#\s+(slurm_\w+):", profile_text, flags=re.MULTILINE))
+    assert {"slurm_partition", "slurm_account"} <= documented
+    for key in documented:
+        assert f'resources.get("{key}")' in plugin, key

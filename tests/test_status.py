@@ -12,6 +12,7 @@ from lstm_odyssey.analysis.status import format_status, remaining_cpu_seconds, s
 from lstm_odyssey.cli import main
 
 CONFIG = {
+    "study_seed": 5,
     "variants": ["V", "NP"],
     "tasks": {
         "jsb": {"training": {"trials": 4, "max_epochs": 10}},
@@ -110,7 +111,7 @@ def test_snakemake_status_prints_the_same_table(tmp_path):
     config = yaml.safe_load((repo / ".test" / "config" / "config.yaml").read_text())
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    write_record(tmp_path / "results", "jsb", "V", 0, valid=8.5)
+    write_record(tmp_path / "results" / "default", "jsb", "V", 0, valid=8.5)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--cores", "1"]
         + ["status"],
@@ -122,4 +123,9 @@ def test_snakemake_status_prints_the_same_table(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     trials = config["tasks"]["jsb"]["training"]["trials"] * len(config["variants"])
     assert f"1 of {trials} trials done" in result.stdout
-    assert (tmp_path / "logs" / "status.log").read_text().strip().endswith("CPU-hours to go")
+    assert (
+        (tmp_path / "logs" / "default" / "status" / "status.log")
+        .read_text()
+        .strip()
+        .endswith("CPU-hours to go")
+    )

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.workflow_runs import planned_jobs, run_snakemake
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -23,25 +25,10 @@ def _study_directory(directory: Path, config: dict) -> Path:
 
 
 def _snakemake(directory: Path, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *arguments],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return run_snakemake(directory, *arguments)
 
 
-def _planned_jobs(directory: Path, *arguments: str) -> dict[str, int]:
-    """Rule -> job count of a dry run (the summary table Snakemake prints)."""
-    result = _snakemake(directory, "--dry-run", "--quiet", "rules", *arguments)
-    assert result.returncode == 0, result.stdout + result.stderr
-    counts = {}
-    for line in (result.stdout + result.stderr).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            counts[parts[0]] = int(parts[1])
-    return counts
+_planned_jobs = planned_jobs
 
 
 @pytest.mark.slow
@@ -50,11 +37,11 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     result = _snakemake(directory)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
 
-    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    trials = pd.read_csv(directory / "results" / "default" / "trials.tsv", sep="\t")
     assert len(trials) == 9
     assert set(trials["variant"]) == {"V", "NP", "CIFG"}
     assert set(trials["status"]) <= {"ok", "diverged"}
-    welch = pd.read_csv(directory / "results" / "jsb" / "welch.tsv", sep="\t")
+    welch = pd.read_csv(directory / "results" / "default" / "jsb" / "welch.tsv", sep="\t")
     assert list(welch["variant"]) == ["V", "NP", "CIFG"]
     assert set(welch["n"]) == {3}
     for name in (
@@ -65,8 +52,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
         "fanova_pies.png",
         "fanova_pairs.png",
     ):
-        assert (directory / "results" / "jsb" / name).stat().st_size > 0, name
-    importance = pd.read_csv(directory / "results" / "jsb" / "fanova_importance.tsv", sep="\t")
+        assert (directory / "results" / "default" / "jsb" / name).stat().st_size > 0, name
+    importance = pd.read_csv(
+        directory / "results" / "default" / "jsb" / "fanova_importance.tsv", sep="\t"
+    )
     assert set(importance["trials"]) == {"all variants", "V", "NP", "CIFG"}
     assert set(importance["metric"]) == {"test_metric", "train_seconds"}
     assert "forest_out_of_bag_r2" in importance.columns
@@ -74,8 +63,8 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     # to 1 by construction: "higher order" is the remainder.)
     vanilla = importance[(importance["trials"] == "V") & (importance["metric"] == "test_metric")]
     assert vanilla["fraction_mean"].notna().all()
-    assert (directory / "logs" / "train" / "jsb" / "V" / "0.log").exists()
-    assert not list((directory / "results" / "trials").rglob("*.ckpt"))
+    assert (directory / "logs" / "default" / "train" / "jsb" / "V" / "0.log").exists()
+    assert not list((directory / "results" / "default" / "trials").rglob("*.ckpt"))
 
     # Nothing changed: nothing to do.
     assert _planned_jobs(directory) == {}
@@ -139,11 +128,13 @@ def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
     directory = _study_directory(tmp_path, _single_task_config("iam_ondb", data))
     result = _snakemake(directory)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    trials = pd.read_csv(directory / "results" / "default" / "trials.tsv", sep="\t")
     assert len(trials) == 4 and set(trials["metric"]) == {"character_error_rate"}
     assert trials["test_metric"].between(0, 1000).all()
-    assert (directory / "results" / "corpora" / "synthetic-iamondb" / "lineStrokes").is_dir()
-    welch = pd.read_csv(directory / "results" / "iam_ondb" / "welch.tsv", sep="\t")
+    assert (
+        directory / "results" / "default" / "corpora" / "synthetic-iamondb" / "lineStrokes"
+    ).is_dir()
+    welch = pd.read_csv(directory / "results" / "default" / "iam_ondb" / "welch.tsv", sep="\t")
     assert list(welch["variant"]) == ["V", "NP"]
     assert _planned_jobs(directory) == {}
 
@@ -173,12 +164,14 @@ def test_a_tiny_timit_study_runs_on_its_stand_in(tmp_path):
     directory = _study_directory(tmp_path, config)
     result = _snakemake(directory)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    trials = pd.read_csv(directory / "results" / "trials.tsv", sep="\t")
+    trials = pd.read_csv(directory / "results" / "default" / "trials.tsv", sep="\t")
     assert len(trials) == 4 and set(trials["metric"]) == {"frame_error"}
     assert set(trials["data_source"]) == {"synthetic-timit"}
     assert trials["test_metric"].between(0, 100).all()
     assert {"nesterov", "gradient_clipping"} <= set(trials.columns)
-    importance = pd.read_csv(directory / "results" / "timit" / "fanova_importance.tsv", sep="\t")
+    importance = pd.read_csv(
+        directory / "results" / "default" / "timit" / "fanova_importance.tsv", sep="\t"
+    )
     assert "nesterov" in set(importance["term"])
     assert _planned_jobs(directory) == {}
 

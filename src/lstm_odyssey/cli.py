@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from lstm_odyssey.data.errors import CorpusError
+from lstm_odyssey.paths import study_paths
 from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
 from lstm_odyssey.variant_specs import VARIANT_NAMES
 
@@ -25,30 +26,52 @@ def _address_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True, type=int, help="trial index (0-based)")
 
 
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def _config_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """`--config` before or after the command (`status --config X`, as people type it)."""
+    parser.add_argument(
+        "--config",
+        default=default if default is not None else argparse.SUPPRESS,
+        help=f"the study config, the file Snakemake runs with --configfile (default "
+        f"{DEFAULT_CONFIG})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-odyssey", description=__doc__)
-    parser.add_argument("--config", default="config/config.yaml", help="study config (YAML)")
+    _config_argument(parser, DEFAULT_CONFIG)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    show = commands.add_parser("hyperparameters", help="print a trial's seed and hyperparameters")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        subparser = commands.add_parser(name, help=help)
+        _config_argument(subparser, None)
+        return subparser
+
+    show = command("hyperparameters", "print a trial's seed and hyperparameters")
     _address_arguments(show)
 
-    prepare = commands.add_parser("prepare", help="prepare a task's data (HDF5)")
+    command("study-directory", "print the study's results folder, results/<study_name>")
+
+    prepare = command("prepare", "prepare a task's data (HDF5)")
     prepare.add_argument("--task", required=True)
-    prepare.add_argument("--out", help="default: results/data/{task}.h5")
+    prepare.add_argument("--out", help="default: results/<study_name>/data/<task>.h5")
     prepare.add_argument(
         "--workers", type=int, default=1, help="processes extracting features (default 1)"
     )
 
-    status = commands.add_parser(
-        "status", help="done / running / diverged / missing trials, best metric, CPU-hours"
+    status = command("status", "done / running / diverged / missing trials, best metric, CPU-hours")
+    status.add_argument(
+        "--results", help="the study's results folder (default: results/<study_name>)"
     )
-    status.add_argument("--results", default="results", help="the study's results folder")
 
-    train = commands.add_parser("train", help="train one trial and write its JSON record")
+    train = command("train", "train one trial and write its JSON record")
     _address_arguments(train)
-    train.add_argument("--data", help="prepared data; default: results/data/{task}.h5")
-    train.add_argument("--out", help="default: results/trials/{task}/{variant}/{index}.json")
+    train.add_argument("--data", help="prepared data; default: results/<study_name>/data/<task>.h5")
+    train.add_argument(
+        "--out", help="default: results/<study_name>/trials/<task>/<variant>/<index>.json"
+    )
     train.add_argument("--threads", type=int, help="torch threads (default: threads_per_trial)")
     train.add_argument(
         "--implementation",
@@ -76,10 +99,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    paths = study_paths(config)
+    if args.command == "study-directory":
+        print(paths.directory)
+        return 0
     if args.command == "status":
         from lstm_odyssey.analysis.status import format_status, study_status
 
-        print(format_status(study_status(config, args.results), config))
+        print(format_status(study_status(config, args.results or paths.directory), config))
         return 0
     task = args.task
     if task not in config["tasks"]:
@@ -91,17 +118,20 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "prepare":
         from lstm_odyssey.data.corpora import (
+            SYNTHETIC_CORPORA,
             generate_synthetic_corpus,
             is_synthetic,
-            synthetic_corpus_directory,
         )
         from lstm_odyssey.data.prepare import prepare_task
 
         data = config["tasks"][task]["data"]
-        if is_synthetic(task, data) and not synthetic_corpus_directory(task).exists():
-            generate_synthetic_corpus(task, data["synthetic"], synthetic_corpus_directory(task))
-        out = args.out or f"results/data/{task}.h5"
-        prepare_task(task, data, out, workers=args.workers)
+        stand_in = None
+        if is_synthetic(task, data):
+            stand_in = Path(paths.corpus(SYNTHETIC_CORPORA[task]))
+            if not stand_in.exists():
+                generate_synthetic_corpus(task, data["synthetic"], stand_in)
+        out = args.out or paths.prepared_data(task)
+        prepare_task(task, data, out, workers=args.workers, stand_in=stand_in)
         print(out)
         return 0
 
@@ -128,15 +158,15 @@ def _run(args: argparse.Namespace) -> int:
             print("--max-epochs must be at least 1", file=sys.stderr)
             return 2
         settings["max_epochs"] = args.max_epochs
-    data = args.data or f"results/data/{task}.h5"
+    data = args.data or paths.prepared_data(task)
     if not Path(data).exists():
         print(
             f"{data}: prepared data not found; run `lstm-odyssey prepare --task {task}` "
-            "or `snakemake results/data/{task}.h5` first",
+            f"or `snakemake {data}` first",
             file=sys.stderr,
         )
         return 2
-    out = args.out or f"results/trials/{task}/{args.variant}/{args.index}.json"
+    out = args.out or paths.trial_record(task, args.variant, args.index)
     record = run_trial(
         data,
         out,

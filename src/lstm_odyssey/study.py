@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from lstm_odyssey.config_schema import config_schema
+from lstm_odyssey.io import atomic_write_json
+from lstm_odyssey.paths import read_study_identity, study_paths
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
 from lstm_odyssey.tasks import KIND_OF_TASK
@@ -126,3 +128,27 @@ def hyperparameters_of(config: dict[str, Any], task: str, variant: str, index: i
 
 def seed_of(config: dict[str, Any], task: str, variant: str, index: int) -> int:
     return trial_seed(config["study_seed"], task, variant, index)
+
+
+def claim_study_directory(config: dict[str, Any], source: str = "config") -> str:
+    """Bind the study's results folder to its study seed; refuse a folder of another study.
+
+    Two studies must never write one tree: trial k of another seed has other hyperparameters
+    under the same file name, so it would replace a finished trial and `status` would count it
+    as done. The folder's `study.json` names the seed whose trials it holds; while it holds no
+    trial record it may be re-bound (e.g. after a dry run with another seed).
+    """
+    paths = study_paths(config)
+    wanted = {"study_name": config["study_name"], "study_seed": int(config["study_seed"])}
+    claimed = read_study_identity(paths)
+    if claimed == wanted:
+        return paths.directory
+    if claimed is not None and any(Path(paths.trials_directory).rglob("*.json")):
+        raise ConfigError(
+            f"{source}: {paths.directory}/ holds the trials of study_seed "
+            f"{claimed.get('study_seed')}, and this config has study_seed {config['study_seed']}. "
+            "Give this study its own results folder with another study_name (e.g. "
+            f"--config study_name=seed{config['study_seed']}), or move {paths.directory}/ away."
+        )
+    atomic_write_json(paths.identity_file, wanted)
+    return paths.directory

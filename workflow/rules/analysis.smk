@@ -6,10 +6,10 @@ rule collect_task:
     input:
         get_trial_results,
     output:
-        trials="results/{task}/trials.tsv",
-        epochs="results/{task}/epochs.tsv",
+        trials=PATHS.task_output("trials"),
+        epochs=PATHS.task_output("epochs"),
     log:
-        "logs/collect/{task}.log",
+        PATHS.log("collect", "{task}"),
     threads: 1
     conda:
         "../../envs/lstm-odyssey.yaml"
@@ -22,12 +22,12 @@ rule collect_study:
         get_all_task_tables,
     output:
         report(
-            "results/trials.tsv",
+            PATHS.study_table,
             caption="../report/trials.rst",
             category="Trials",
         ),
     log:
-        "logs/collect/study.log",
+        PATHS.log("collect", "study"),
     threads: 1
     conda:
         "../../envs/lstm-odyssey.yaml"
@@ -37,23 +37,23 @@ rule collect_study:
 
 rule compare_variants:
     input:
-        trials="results/{task}/trials.tsv",
-        epochs="results/{task}/epochs.tsv",
+        trials=PATHS.task_output("trials"),
+        epochs=PATHS.task_output("epochs"),
     output:
         welch=report(
-            "results/{task}/welch.tsv",
+            PATHS.task_output("welch"),
             caption="../report/welch.rst",
             category="{task}",
             subcategory="Variant comparison",
         ),
         boxplot=report(
-            "results/{task}/variant_boxplot.png",
+            PATHS.task_output("boxplot"),
             caption="../report/variant_boxplot.rst",
             category="{task}",
             subcategory="Variant comparison",
         ),
         learning_curves=report(
-            "results/{task}/learning_curves.png",
+            PATHS.task_output("learning_curves"),
             caption="../report/learning_curves.rst",
             category="{task}",
             subcategory="Variant comparison",
@@ -64,7 +64,7 @@ rule compare_variants:
         minimum=config["analysis"]["minimum_best"],
         alpha=config["analysis"]["alpha"],
     log:
-        "logs/compare/{task}.log",
+        PATHS.log("compare", "{task}"),
     threads: 1
     conda:
         "../../envs/lstm-odyssey.yaml"
@@ -74,28 +74,28 @@ rule compare_variants:
 
 rule fanova:
     input:
-        trials="results/{task}/trials.tsv",
+        trials=PATHS.task_output("trials"),
     output:
         importance=report(
-            "results/{task}/fanova_importance.tsv",
+            PATHS.task_output("fanova_importance"),
             caption="../report/fanova_importance.rst",
             category="{task}",
             subcategory="Hyperparameter importance",
         ),
         marginals=report(
-            "results/{task}/fanova_marginals.png",
+            PATHS.task_output("fanova_marginals"),
             caption="../report/fanova_marginals.rst",
             category="{task}",
             subcategory="Hyperparameter importance",
         ),
         pies=report(
-            "results/{task}/fanova_pies.png",
+            PATHS.task_output("fanova_pies"),
             caption="../report/fanova_pies.rst",
             category="{task}",
             subcategory="Hyperparameter importance",
         ),
         pairs=report(
-            "results/{task}/fanova_pairs.png",
+            PATHS.task_output("fanova_pairs"),
             caption="../report/fanova_pairs.rst",
             category="{task}",
             subcategory="Hyperparameter importance",
@@ -105,7 +105,7 @@ rule fanova:
         baseline=config["analysis"]["baseline"],
         forest=canonical(config["analysis"]["fanova"]),
     log:
-        "logs/fanova/{task}.log",
+        PATHS.log("fanova", "{task}"),
     threads: 1
     conda:
         "../../envs/lstm-odyssey.yaml"
@@ -118,11 +118,11 @@ rule fanova:
 rule status:
     localrule: True
     log:
-        "logs/status.log",
+        PATHS.log("status", "status"),
     run:
         from lstm_odyssey.analysis.status import format_status, study_status
         from lstm_odyssey.io import atomic_write_text
 
-        table = format_status(study_status(config, "results"), config)
+        table = format_status(study_status(config, PATHS.directory), config)
         atomic_write_text(log[0], table + "\n")
         print(table)

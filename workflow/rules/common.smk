@@ -13,22 +13,26 @@ from lstm_odyssey import export_library_path
 
 export_library_path(LIBRARY)
 
-from lstm_odyssey.data.corpora import (
-    SYNTHETIC_CORPORA,
-    corpus_fingerprint,
-    is_synthetic,
-    synthetic_corpus_directory,
-)
+from lstm_odyssey.data.corpora import SYNTHETIC_CORPORA, corpus_fingerprint, is_synthetic
+from lstm_odyssey.data.corpus_checks import check_study_corpora
+from lstm_odyssey.paths import RECORD_CACHE, study_paths
 from lstm_odyssey.recovery import set_aside_unreadable_prepared_data
 from lstm_odyssey.study import (
+    claim_study_directory,
     hyperparameters_of,
     seed_of,
     trial_identity_settings,
     validate_config,
 )
 
+CONFIG_SOURCE = ", ".join(str(path) for path in workflow.configfiles) or "the study config"
 # The schema fills in defaults; an unknown key or bad value stops here, naming the key.
-validate_config(config, "the study config")
+validate_config(config, CONFIG_SOURCE)
+# Every corpus checked before any job runs: one message with every problem and its fix.
+check_study_corpora(config, CONFIG_SOURCE)
+# The study's own results folder, results/<study_name>/ (every path there: lstm_odyssey.paths).
+PATHS = study_paths(config)
+claim_study_directory(config, CONFIG_SOURCE)
 
 TASKS = list(config["tasks"])
 VARIANTS = list(config["variants"])
@@ -41,23 +45,14 @@ SYNTHETIC_TASKS = {
 
 # A training job's resources: on `device: cuda` (or cuda:N) it asks SLURM for one GPU; `auto`
 # asks for none (it uses a GPU where the job lands on one). CPU trials need no gres.
-TRAIN_RESOURCES = {"mem_mb": 2000}
+TRAIN_RESOURCES = {"mem_mb": 3000}
 if str(config["device"]).startswith("cuda"):
     TRAIN_RESOURCES["gres"] = "gpu:1"
-
-# Where finished trial records are also kept, by content (see run_trial): a record that Snakemake
-# deletes or a user removes is restored from here instead of retrained.
-RECORD_CACHE = "results/cache/records"
-
-
-def prepared_data(task):
-    return f"results/data/{task}.h5"
-
 
 # A prepared file that exists but cannot be read (e.g. truncated) would count as finished and fail
 # every trial; set it aside (renamed, not deleted) so that this run rebuilds it.
 for _task in TASKS:
-    set_aside_unreadable_prepared_data(prepared_data(_task))
+    set_aside_unreadable_prepared_data(PATHS.prepared_data(_task))
 
 
 wildcard_constraints:
@@ -90,7 +85,7 @@ def get_trial_results(wildcards):
 
 
 def get_all_task_tables(wildcards):
-    return expand("results/{task}/trials.tsv", task=TASKS)
+    return expand(PATHS.task_output("trials"), task=TASKS)
 
 
 def canonical(value):
@@ -115,7 +110,7 @@ def get_corpus_input(wildcards):
     task = wildcards.task
     data = task_config(task)["data"]
     if is_synthetic(task, data):
-        return [str(synthetic_corpus_directory(task))]
+        return [PATHS.corpus(SYNTHETIC_CORPORA[task])]
     if data.get("path") and not data.get("url") and not Path(data["path"]).is_dir():
         return [data["path"]]
     return []
@@ -127,6 +122,14 @@ def get_corpus_fingerprint(wildcards):
     if is_synthetic(wildcards.task, data) or not data.get("path"):
         return None
     return corpus_fingerprint(data["path"]) if Path(data["path"]).is_dir() else None
+
+
+def get_stand_in(wildcards):
+    """Where the task's generated stand-in is (None for a real corpus)."""
+    task = wildcards.task
+    if is_synthetic(task, task_config(task)["data"]):
+        return PATHS.corpus(SYNTHETIC_CORPORA[task])
+    return None
 
 
 def get_synthetic_options(wildcards):

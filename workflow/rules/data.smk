@@ -4,11 +4,11 @@
 
 rule synthesize_corpus:
     output:
-        directory("results/corpora/{corpus}"),
+        directory(PATHS.corpus()),
     params:
         options=get_synthetic_options,
     log:
-        "logs/synthesize_corpus/{corpus}.log",
+        PATHS.log("synthesize_corpus", "{corpus}"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -22,12 +22,13 @@ rule prepare_data:
     input:
         get_corpus_input,
     output:
-        "results/data/{task}.h5",
+        PATHS.prepared_data(),
     params:
         data=get_data_params,
         corpus_fingerprint=get_corpus_fingerprint,
+        stand_in=get_stand_in,
     log:
-        "logs/prepare_data/{task}.log",
+        PATHS.log("prepare_data", "{task}"),
     threads: 2
     resources:
         mem_mb=4000,

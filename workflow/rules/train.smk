@@ -6,9 +6,9 @@
 
 rule train_trial:
     input:
-        data="results/data/{task}.h5",
+        data=PATHS.prepared_data(),
     output:
-        "results/trials/{task}/{variant}/{index}.json",
+        PATHS.trial_record(),
     params:
         hyperparameters=get_trial_hyperparameters,
         seed=get_trial_seed,
@@ -16,7 +16,7 @@ rule train_trial:
         settings=get_trial_settings,
         record_cache=RECORD_CACHE,
     log:
-        "logs/train/{task}/{variant}/{index}.log",
+        PATHS.log("train", "{task}/{variant}/{index}"),
     threads: config["threads_per_trial"]
     resources:
         **TRAIN_RESOURCES,

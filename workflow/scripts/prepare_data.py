@@ -9,4 +9,5 @@ with job_logging(snakemake.log[0]):
         dict(snakemake.params.data),
         snakemake.output[0],
         workers=snakemake.threads,
+        stand_in=snakemake.params.stand_in,
     )

@@ -5,7 +5,8 @@ without touching the workflow, how far each task x variant is, the best validati
 far, what the finished trials cost and what is left. Everything here comes from files the
 training jobs write anyway: a trial's JSON record once it finished, its `.ckpt` beside it while
 it runs (saved after an epoch). No torch, no pandas and no Snakemake: `lstm-odyssey status`
-answers in well under two seconds on 5400 records.
+answers in well under two seconds on 5400 records. A record of another study seed (a folder
+shared by mistake) is not this study's trial: it counts as missing, and a line says how many.
 
 The estimate of what remains: per task x variant, the finished trials' mean CPU seconds per
 epoch times their mean number of epochs (capped at `max_epochs`; the task's means where a
@@ -22,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lstm_odyssey.paths import StudyPaths
 from lstm_odyssey.training.checkpoint import checkpoint_path_for
-
-TRIAL_RECORD = "{results}/trials/{task}/{variant}/{index}.json"
 
 
 @dataclass
@@ -42,26 +42,26 @@ class CellStatus:
     epochs: int = 0
     cpu_seconds: float = 0.0
     epoch_cpu_seconds: list[float] = field(default_factory=list)  # per finished trial
+    other_study: int = 0  # records of another study seed where this study's would be
 
     @property
     def missing(self) -> int:
         return self.planned - self.done - self.running
 
 
-def _record_path(results: Path, task: str, variant: str, index: int) -> Path:
-    return Path(TRIAL_RECORD.format(results=results, task=task, variant=variant, index=index))
-
-
-def study_status(config: Mapping[str, Any], results: str | os.PathLike[str]) -> list[CellStatus]:
-    """The status of every task x variant the (validated) config plans."""
-    results = Path(results)
+def study_status(
+    config: Mapping[str, Any], study_directory: str | os.PathLike[str]
+) -> list[CellStatus]:
+    """The status of every task x variant the (validated) config plans, from its results folder."""
+    paths = StudyPaths.at(study_directory)
+    study_seed = int(config["study_seed"])
     cells = []
     for task, settings in config["tasks"].items():
         planned = int(settings["training"]["trials"])
         for variant in config["variants"]:
             cell = CellStatus(task, variant, planned)
             for index in range(planned):
-                path = _record_path(results, task, variant, index)
+                path = Path(paths.trial_record(task, variant, index))
                 try:
                     record = json.loads(path.read_bytes())
                 except FileNotFoundError:
@@ -70,6 +70,9 @@ def study_status(config: Mapping[str, Any], results: str | os.PathLike[str]) -> 
                     continue
                 except (OSError, ValueError):
                     continue  # unreadable: the workflow sets it aside and retrains it
+                if record.get("study_seed", study_seed) != study_seed:
+                    cell.other_study += 1
+                    continue
                 _count(cell, record)
             cells.append(cell)
     return cells
@@ -158,6 +161,12 @@ def format_status(cells: Sequence[CellStatus], config: Mapping[str, Any]) -> str
         f"{sum(c.running for c in cells)} running; {spent:.2f} CPU-hours spent, "
         f"about {remaining:.2f} CPU-hours to go"
     )
+    other_study = sum(cell.other_study for cell in cells)
+    if other_study:
+        lines.append(
+            f"({other_study} records of another study_seed in this folder are not counted: "
+            "give each study its own study_name)"
+        )
     unmeasured = unmeasured_tasks(cells)
     if unmeasured:
         lines.append(f"(no finished trial yet to estimate {', '.join(unmeasured)} from)")

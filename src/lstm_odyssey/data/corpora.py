@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-CORPORA_DIRECTORY = Path("results/corpora")
-
 SYNTHETIC_CORPORA: dict[str, str] = {"timit": "synthetic-timit", "iam_ondb": "synthetic-iamondb"}
 """Tasks with a generated stand-in (`data.source: synthetic`) and the stand-in's name."""
 
@@ -22,15 +20,15 @@ def is_synthetic(task: str, data: Mapping[str, Any]) -> bool:
     return task in SYNTHETIC_CORPORA and data.get("source") == "synthetic"
 
 
-def synthetic_corpus_directory(task: str) -> Path:
-    """Where the workflow generates `task`'s stand-in (relative to the working directory)."""
-    return CORPORA_DIRECTORY / SYNTHETIC_CORPORA[task]
-
-
-def corpus_location(task: str, data: Mapping[str, Any]) -> Path | None:
-    """The corpus a task reads: its generated stand-in, or the configured `path` (if any)."""
+def corpus_location(
+    task: str, data: Mapping[str, Any], stand_in: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The corpus a task reads: its generated stand-in (at `stand_in`, where the study keeps
+    it: `StudyPaths.corpus`), or the configured `path` (if any)."""
     if is_synthetic(task, data):
-        return synthetic_corpus_directory(task)
+        if stand_in is None:
+            raise ValueError(f"task {task!r} reads a generated stand-in: say where it is")
+        return Path(stand_in)
     return Path(data["path"]) if data.get("path") else None
 
 

@@ -18,13 +18,30 @@ text line per sequence (5355 / 2956 / 3859 lines on the complete corpus).
 The rules for what the real corpus gets wrong (each counted per split in the prepare log and in
 the HDF5 attribute `preparation_counts`, never silent):
 
-- Known defects (`KNOWN_DEFECTS`): form `z01-000z` and lines `a08-551z-08`, `a08-551z-09`, whose
-  transcriptions are missing or do not match their strokes, are left out by name, as public
-  loaders do (count `known_defects`). With them out, trainset gives the paper's 5355 lines.
-- Pairing: stroke file `-nn` takes the n-th CSR text line. A stroke file with no such line (or a
-  form with no ascii file) is skipped (`lines_without_transcription`); a text line with no stroke
-  file is unused (`transcriptions_without_strokes`); forms where the two counts differ are
-  counted (`forms_with_line_count_mismatch`) and named in the log.
+- Pairing: stroke file `-nn` takes the n-th CSR text line, which is sound only when a form has
+  one stroke file per CSR line, numbered 1..n. A form whose stroke files and CSR lines disagree
+  (in number, or with a gap in the numbering) cannot be aligned by number: which text belongs to
+  which ink past the first disagreement is unknown, so the form is skipped whole
+  (`forms_with_line_count_mismatch`, its stroke files in `lines_in_mismatched_forms`), each
+  named in the log. On the real corpus this is `a08-551z` (9 stroke files, 8 CSR lines; without
+  it trainset gives the paper's 5355 lines) and `z01-000z` (8 stroke files, a placeholder text;
+  in no list).
+- A listed form with stroke files but no ascii file has its lines skipped
+  (`forms_without_transcription`, `lines_without_transcription`); one with an ascii file but no
+  stroke file is counted (`forms_without_strokes`). A listed form with neither is a CorpusError
+  naming the form and its list file: the task1 lists and the data are out of sync (a partial
+  extraction, or lists from another copy), which would silently shrink a split.
+- Lines without ink: a stroke file whose `<StrokeSet>` holds no point (or none left after the
+  outlier rule) is skipped (`lines_without_ink`).
+- Backward timestamps: inside a stroke the tablet's clock sometimes goes back, by tens of
+  milliseconds (points stamped out of order, e.g. `a01-020x-03`, `-04`) or by hundreds to
+  thousands of seconds for a few points before it returns to the true clock (e.g.
+  `a01-053-03`). Before any time feature is taken, each point's time becomes the running
+  maximum of the timestamps along the line (`monotone_time`): a point stamped earlier than one
+  before it takes the latest time so far (`backward_timestamps` counts those points). Later
+  points keep their own timestamps, so a glitch never shifts the rest of the line (clamping
+  each time step at 0 instead would add the whole jump back when the clock recovers), and time
+  never runs backwards along a line or inside a stroke.
 - Text: HTML entities (`&quot;` and the like) are decoded (`entities_decoded`) and runs of white
   space become one space. A line left empty is skipped (`empty_transcriptions`).
 - Outlier points: a point of a stroke (of 3 or more points) that lies more than `OUTLIER_JUMP`
@@ -38,15 +55,18 @@ the HDF5 attribute `preparation_counts`, never silent):
 - CTC feasibility: a target of L labels with r adjacent repeats needs at least L + r frames; a
   line with fewer points is skipped at prepare time (`ctc_infeasible`, each named in the log),
   so it can never reach training as a diverging trial.
-- A malformed or empty XML file, a point without numeric x/y/time, an ascii file without `CSR:`:
-  CorpusError naming the file (these are broken copies, not known defects).
+- A malformed or empty XML file, a file without `<StrokeSet>`, a point without numeric x/y/time,
+  an ascii file without `CSR:`: CorpusError naming the file (these are broken copies, not
+  defects of the corpus).
 - A form named in two split lists: CorpusError (it would leak between splits).
 
-Features (four per point, as in the paper): pen x, y, time, and pen-up (1 on a stroke's last
-point). Each line is moved to its own origin (its first point is x = y = 0, time = 0); with
-`offsets`, x and y are replaced by the offsets dx, dy from the previous point (0 for the first).
-All four inputs are then standardised with the training split's mean and standard deviation
-(stored as `input_mean`, `input_std`; a constant input keeps std 1).
+Features, four per point. By default (`offsets`, the paper's inputs): the pen's step dx, dy from
+the previous point (0 for the line's first point; a step across a pen-up counts too), the time
+since the first point of the point's stroke, and pen-up (1 on a stroke's last point, where the
+pen leaves the board). With `offsets` off: pen x, y and time from the line's origin (its first
+point is x = y = 0, time = 0), and pen-up. All four inputs are then standardised with the
+training split's mean and standard deviation (stored as `input_mean`, `input_std`; a constant
+input keeps std 1).
 
 Targets: class 0 is the CTC blank; class i >= 1 is the i-th character of `alphabet` (the
 training transcriptions' characters in code-point order).
@@ -95,13 +115,6 @@ SPLIT_LISTS: dict[str, tuple[str, ...]] = {
 PAPER_SPLIT_LINES = {"train": 5355, "valid": 2956, "test": 3859}
 """Text lines per split the paper reports for the complete corpus."""
 
-KNOWN_DEFECTS: dict[str, str] = {
-    "z01-000z": "transcription missing or not matching its stroke files",
-    "a08-551z-08": "transcription not matching its strokes",
-    "a08-551z-09": "transcription not matching its strokes",
-}
-"""Forms or lines of the real corpus left out by name (public loaders drop the same ones)."""
-
 OUTLIER_JUMP = 300.0
 """Whiteboard units: a stroke point farther than this from all its stroke neighbours is noise.
 
@@ -110,7 +123,7 @@ from both its neighbours is a tablet glitch, not pen movement.
 """
 
 INPUT_NAMES = ("x", "y", "time", "pen_up")
-OFFSET_INPUT_NAMES = ("dx", "dy", "time", "pen_up")
+OFFSET_INPUT_NAMES = ("dx", "dy", "stroke_time", "pen_up")
 
 _STROKE_FILE = re.compile(r"^(?P<form>.+)-(?P<number>\d+)\.xml$")
 _TRANSCRIPTION_FILE = re.compile(r"^(?P<form>.+)\.txt$")
@@ -134,8 +147,10 @@ def _decode(data: bytes) -> str:
 def read_stroke_xml(data: bytes, source: str | os.PathLike[str]) -> list[Stroke]:
     """The strokes of one `lineStrokes` XML file, in writing order (empty strokes included).
 
-    `source` names the file in errors. Malformed XML, a file without `<StrokeSet>` or without
-    any point, and a point without numeric x, y and time raise CorpusError.
+    `source` names the file in errors. Malformed XML, a file without `<StrokeSet>` and a point
+    without numeric x, y and time raise CorpusError. A `<StrokeSet>` without any point gives no
+    (or only empty) strokes: a line without ink, which the caller skips and counts, since the
+    real corpus has such lines and one must not stop the whole preparation.
     """
     if not data.strip():
         raise CorpusError(source, "empty file, expected a <WhiteboardCaptureSession> XML")
@@ -165,8 +180,6 @@ def read_stroke_xml(data: bytes, source: str | os.PathLike[str]) -> list[Stroke]
                     f"got {dict(point.attrib)}",
                 ) from error
         strokes.append(np.asarray(points, dtype=np.float64).reshape(-1, 3))
-    if not any(len(stroke) for stroke in strokes):
-        raise CorpusError(source, "no <Point> in any <Stroke> of the <StrokeSet>")
     return strokes
 
 
@@ -256,17 +269,24 @@ class CorpusParts:
         """`synthetic-iamondb` where the stand-in generator left its marker, else `iam-ondb`."""
         return SOURCE_SYNTHETIC if (self.root / SYNTHETIC_MARKER).is_file() else SOURCE_REAL
 
-    def split_lists(self) -> dict[str, list[str]]:
-        """List file name -> form ids, for the four lists of the paper's split."""
+    def split_list_files(self) -> dict[str, tuple[str, list[str]]]:
+        """List file name -> (where it was read, its form ids), for the paper's four lists.
+
+        Where it was read (a path, or `archive:member`) names the list in errors.
+        """
         wanted = {name for names in SPLIT_LISTS.values() for name in names}
         found = {
-            Path(name).name: read_split_list(_decode(data))
+            Path(name).name: (name, read_split_list(_decode(data)))
             for name, data in _files(self.split_lists_location, lambda n: Path(n).name in wanted)
         }
         missing = sorted(wanted - set(found))
         if missing:
             raise CorpusError(self.split_lists_location, f"split lists missing: {missing}")
         return found
+
+    def split_lists(self) -> dict[str, list[str]]:
+        """List file name -> form ids, for the four lists of the paper's split."""
+        return {name: forms for name, (_, forms) in self.split_list_files().items()}
 
     def transcription_lines(self, forms: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
         """Form id -> (ascii file, its CSR text lines), for the forms that have an ascii file."""
@@ -343,25 +363,50 @@ def remove_outliers(
     return cleaned, removed
 
 
-def pen_features(strokes: Sequence[Stroke], *, offsets: bool) -> np.ndarray:
-    """(points, 4) float32 per pen point: x, y, time, pen-up (or dx, dy, time, pen-up).
+def monotone_time(strokes: Sequence[Stroke]) -> tuple[list[Stroke], int]:
+    """Strokes whose times never go back, and how many points had an earlier time than before.
 
-    The line starts at its own origin: its first point has x = y = 0 and time 0. Pen-up is 1 on
-    each stroke's last point, where the pen leaves the board. With `offsets`, x and y are the
-    offsets from the previous point (0 for the first point). Empty strokes contribute nothing.
+    Each point's time becomes the latest timestamp so far along the line (strokes in writing
+    order). The real corpus's backward timestamps are jitter of tens of milliseconds or spikes
+    of hundreds to thousands of seconds back for a few points before the clock returns: holding
+    the latest time flattens them and leaves every later point on its own timestamp, where
+    clamping each time step at 0 would add a spike's whole size back when the clock recovers.
+    """
+    kept = [np.array(stroke, dtype=np.float64).reshape(-1, 3) for stroke in strokes]
+    lengths = [len(stroke) for stroke in kept]
+    if not sum(lengths):
+        return kept, 0
+    points = np.concatenate(kept)
+    latest = np.maximum.accumulate(points[:, 2])
+    held = int(np.count_nonzero(latest > points[:, 2]))
+    points[:, 2] = latest
+    return np.split(points, np.cumsum(lengths)[:-1]), held
+
+
+def pen_features(strokes: Sequence[Stroke], *, offsets: bool) -> np.ndarray:
+    """(points, 4) float32 per pen point: dx, dy, stroke time, pen-up (or x, y, time, pen-up).
+
+    With `offsets` (the paper's inputs): dx, dy from the previous point, across a pen-up too
+    (0 for the line's first point), and the time since the first point of the point's stroke.
+    Without: x, y and time from the line's origin (its first point has x = y = 0, time 0).
+    Pen-up is 1 on each stroke's last point, where the pen leaves the board. Empty strokes
+    contribute nothing.
     """
     kept = [np.asarray(stroke, dtype=np.float64).reshape(-1, 3) for stroke in strokes]
     kept = [stroke for stroke in kept if len(stroke)]
     if not kept:
         raise ValueError("a line needs at least one pen point")
     points = np.concatenate(kept)
+    stroke_lengths = [len(stroke) for stroke in kept]
     pen_up = np.zeros(len(points))
-    pen_up[np.cumsum([len(stroke) for stroke in kept]) - 1] = 1.0
-    relative = points - points[0]
-    if offsets:
-        relative[1:, :2] = np.diff(points[:, :2], axis=0)
-        relative[0, :2] = 0.0
-    return np.column_stack([relative, pen_up]).astype(np.float32)
+    pen_up[np.cumsum(stroke_lengths) - 1] = 1.0
+    if not offsets:
+        return np.column_stack([points - points[0], pen_up]).astype(np.float32)
+    steps = np.zeros((len(points), 2))
+    steps[1:] = np.diff(points[:, :2], axis=0)
+    stroke_start_times = np.repeat([stroke[0, 2] for stroke in kept], stroke_lengths)
+    stroke_time = points[:, 2] - stroke_start_times
+    return np.column_stack([steps, stroke_time, pen_up]).astype(np.float32)
 
 
 def ctc_min_frames(labels: Sequence[int] | np.ndarray) -> int:
@@ -393,16 +438,24 @@ class LineInk:
 
 
 def line_ink(line_id: str, source: str, data: bytes, *, offsets: bool, jump: float) -> LineInk:
-    """Parse, clean and featurise one stroke file."""
+    """Parse, clean and featurise one stroke file.
+
+    A line without any pen point left gets (0, 4) features: `pair_lines` skips and counts it.
+    """
     strokes = read_stroke_xml(data, source)
     empty = sum(1 for stroke in strokes if len(stroke) == 0)
     strokes = [stroke for stroke in strokes if len(stroke)]
     strokes, outliers = remove_outliers(strokes, jump)
+    strokes = [stroke for stroke in strokes if len(stroke)]
+    strokes, backward = monotone_time(strokes)
     counts = {
         "empty_strokes": empty,
         "outlier_points": outliers,
         "single_point_strokes": sum(1 for stroke in strokes if len(stroke) == 1),
+        "backward_timestamps": backward,
     }
+    if not strokes:
+        return LineInk(line_id, source, np.zeros((0, len(INPUT_NAMES)), np.float32), counts)
     return LineInk(line_id, source, pen_features(strokes, offsets=offsets), counts)
 
 
@@ -452,17 +505,18 @@ def read_line_inks(
 
 
 COUNT_NAMES = (
-    "known_defects",
+    "forms_with_line_count_mismatch",
+    "lines_in_mismatched_forms",
     "forms_without_strokes",
     "forms_without_transcription",
-    "forms_with_line_count_mismatch",
     "lines_without_transcription",
-    "transcriptions_without_strokes",
+    "lines_without_ink",
     "empty_transcriptions",
     "entities_decoded",
     "empty_strokes",
     "single_point_strokes",
     "outlier_points",
+    "backward_timestamps",
     "unknown_characters_removed",
     "ctc_infeasible",
 )
@@ -487,11 +541,6 @@ class TextLine:
     features: np.ndarray
 
 
-def is_known_defect(line_id: str) -> bool:
-    form_id = line_id.rsplit("-", 1)[0]
-    return line_id in KNOWN_DEFECTS or form_id in KNOWN_DEFECTS
-
-
 def pair_lines(
     form_id: str,
     transcription: tuple[str, list[str]] | None,
@@ -500,7 +549,10 @@ def pair_lines(
 ) -> list[TextLine]:
     """The form's lines with their text: stroke file `-nn` takes the n-th CSR line.
 
-    Stroke files with no text line and text lines with no stroke file are counted in `report`.
+    Only a form with one stroke file per CSR line, numbered 1..n, can be paired by number; any
+    other form is skipped whole and named in the log, since past the first disagreement which
+    text belongs to which ink is unknown. Lines without ink are skipped; all is counted in
+    `report`.
     """
     if transcription is None:
         report.counts["forms_without_transcription"] += 1
@@ -508,30 +560,27 @@ def pair_lines(
         logger.warning("form %s: no ascii transcription, %d lines skipped", form_id, len(inks))
         return []
     ascii_name, texts = transcription
-    # Text lines whose stroke file is a known defect were accounted for when it was held back.
-    expected = [
-        number
-        for number in range(1, len(texts) + 1)
-        if not is_known_defect(f"{form_id}-{number:02d}")
-    ]
-    if set(expected) != set(inks):
+    if sorted(inks) != list(range(1, len(texts) + 1)):
         report.counts["forms_with_line_count_mismatch"] += 1
+        report.counts["lines_in_mismatched_forms"] += len(inks)
         logger.warning(
-            "%s: CSR text lines %s but stroke files %s; pairing by line number",
+            "form %s skipped whole (%d lines): %s has CSR text lines %s but the stroke files "
+            "are lines %s, so they cannot be paired by number",
+            form_id,
+            len(inks),
             ascii_name,
-            _number_ranges(expected),
+            _number_ranges(range(1, len(texts) + 1)),
             _number_ranges(sorted(inks)),
         )
-    report.counts["transcriptions_without_strokes"] += sum(
-        1 for number in expected if number not in inks
-    )
+        return []
     paired = []
-    for number in sorted(inks):
+    for number, written in enumerate(texts, start=1):
         ink = inks[number]
-        if not 1 <= number <= len(texts):
-            report.counts["lines_without_transcription"] += 1
+        if len(ink.features) == 0:
+            report.counts["lines_without_ink"] += 1
+            logger.warning("%s: no pen point in its <StrokeSet>, line skipped", ink.source)
             continue
-        text, entities = clean_text(texts[number - 1])
+        text, entities = clean_text(written)
         report.counts["entities_decoded"] += entities
         if not text:
             report.counts["empty_transcriptions"] += 1
@@ -569,8 +618,6 @@ def split_lines(
         by_form[form_id][int(number)] = ink
     lines = []
     for form_id in forms:
-        if form_id in KNOWN_DEFECTS:  # held back and counted while streaming
-            continue
         if form_id not in by_form:
             report.counts["forms_without_strokes"] += 1
             logger.warning("form %s is listed but has no stroke files", form_id)
@@ -635,26 +682,44 @@ def _feasible_train_alphabet(lines: Sequence[TextLine]) -> str:
     )
 
 
-class _DefectFilter:
-    """Passes stroke files through, holding back (and remembering) the known defects."""
+def check_listed_forms_present(
+    list_files: Mapping[str, tuple[str, Sequence[str]]],
+    forms_with_strokes: Iterable[str],
+    forms_with_transcription: Iterable[str],
+) -> None:
+    """CorpusError if a listed form has neither stroke files nor a transcription.
 
-    def __init__(self, stroke_files: Iterator[tuple[str, str, bytes]]) -> None:
-        self.stroke_files = stroke_files
-        self.held_back: list[str] = []
-
-    def __iter__(self) -> Iterator[tuple[str, str, bytes]]:
-        for item in self.stroke_files:
-            if is_known_defect(item[0]):
-                self.held_back.append(item[0])
-            else:
-                yield item
+    The error names the first list file with such forms and its forms (the first ten), and how
+    many more the other lists have. `list_files` is list file name -> (where it was read, form
+    ids). The task1 lists and the
+    data come from one distribution: a listed form with no file at all means a partial
+    extraction (or lists from another copy), which would silently shrink a split.
+    """
+    present = set(forms_with_strokes) | set(forms_with_transcription)
+    absent = {
+        list_name: [form for form in forms if form not in present]
+        for list_name, (_, forms) in list_files.items()
+    }
+    absent = {list_name: forms for list_name, forms in absent.items() if forms}
+    if not absent:
+        return
+    list_name, forms = next(iter(absent.items()))
+    shown = ", ".join(forms[:10]) + (f" and {len(forms) - 10} more" if len(forms) > 10 else "")
+    others = sum(len(forms) for forms in absent.values()) - len(forms)
+    raise CorpusError(
+        list_files[list_name][0],
+        f"lists form{'s' if len(forms) > 1 else ''} {shown} with neither stroke files "
+        f"(lineStrokes) nor a transcription (ascii): the split lists and the data are out of "
+        f"sync, a partial extraction?"
+        + (f" ({others} more such forms in the other lists)" if others else ""),
+    )
 
 
 def prepare_iam_ondb(
     path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
     *,
-    offsets: bool = False,
+    offsets: bool = True,
     workers: int = 1,
     outlier_jump: float = OUTLIER_JUMP,
 ) -> PreparedData:
@@ -665,16 +730,18 @@ def prepare_iam_ondb(
     """
     started = time.perf_counter()
     corpus = CorpusParts(path)
-    split_forms = paper_split(corpus.split_lists())
+    list_files = corpus.split_list_files()
+    split_forms = paper_split({name: forms for name, (_, forms) in list_files.items()})
     listed = [form for forms in split_forms.values() for form in forms]
-    transcriptions = corpus.transcription_lines(f for f in listed if f not in KNOWN_DEFECTS)
-    stroke_files = _DefectFilter(corpus.stroke_files(listed))
-    inks = read_line_inks(iter(stroke_files), offsets=offsets, jump=outlier_jump, workers=workers)
+    transcriptions = corpus.transcription_lines(listed)
+    inks = read_line_inks(
+        corpus.stroke_files(listed), offsets=offsets, jump=outlier_jump, workers=workers
+    )
+    check_listed_forms_present(
+        list_files, (line_id.rsplit("-", 1)[0] for line_id in inks), transcriptions
+    )
 
     reports = {name: SplitReport() for name in SPLIT_NAMES}
-    split_of_form = {form: name for name, forms in split_forms.items() for form in forms}
-    for line_id in stroke_files.held_back:
-        reports[split_of_form[line_id.rsplit("-", 1)[0]]].counts["known_defects"] += 1
     lines = {
         name: split_lines(split_forms[name], transcriptions, inks, reports[name])
         for name in SPLIT_NAMES
@@ -743,8 +810,9 @@ def _log_summary(
         seconds,
     )
     for name in SPLIT_NAMES:
-        counts = {key: value for key, value in sorted(reports[name].counts.items()) if value}
-        logger.info("%s: %s", name, counts or "nothing skipped or cleaned")
+        # Every rule's count, zeros too: the log shows which rules ran, not only what they hit.
+        counts = ", ".join(f"{key} {reports[name].counts[key]}" for key in COUNT_NAMES)
+        logger.info("%s: %s", name, counts)
         if reports[name].unknown_characters:
             logger.warning(
                 "%s: characters outside the training alphabet removed from targets: %s",

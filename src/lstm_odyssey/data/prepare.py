@@ -11,14 +11,18 @@ from lstm_odyssey.data.corpora import corpus_location
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.data.jsb import prepare_jsb
 
+Preparer = Callable[[Mapping[str, Any], str | os.PathLike, int, Path | None], Any]
 
-def _prepare_jsb(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
+
+def _prepare_jsb(
+    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
+) -> Any:
     options = {k: v for k, v in data.items() if k != "source"}
     return prepare_jsb(data["source"], out_path, **options)
 
 
-def _corpus(task: str, data: Mapping[str, Any]) -> Path:
-    location = corpus_location(task, data)
+def _corpus(task: str, data: Mapping[str, Any], stand_in: Path | None) -> Path:
+    location = corpus_location(task, data, stand_in)
     if location is None:
         raise CorpusError(
             f"tasks.{task}.data.path", "no corpus given (set path, or source: synthetic)"
@@ -26,21 +30,28 @@ def _corpus(task: str, data: Mapping[str, Any]) -> Path:
     return location
 
 
-def _prepare_timit(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
+def _prepare_timit(
+    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
+) -> Any:
     from lstm_odyssey.data.timit import prepare_timit
 
-    return prepare_timit(_corpus("timit", data), out_path, workers=workers)
+    return prepare_timit(_corpus("timit", data, stand_in), out_path, workers=workers)
 
 
-def _prepare_iam_ondb(data: Mapping[str, Any], out_path: str | os.PathLike, workers: int) -> Any:
+def _prepare_iam_ondb(
+    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
+) -> Any:
     from lstm_odyssey.data.iamondb import prepare_iam_ondb
 
     return prepare_iam_ondb(
-        _corpus("iam_ondb", data), out_path, offsets=bool(data["offsets"]), workers=workers
+        _corpus("iam_ondb", data, stand_in),
+        out_path,
+        offsets=bool(data["offsets"]),
+        workers=workers,
     )
 
 
-PREPARERS: dict[str, Callable[[Mapping[str, Any], str | os.PathLike, int], Any]] = {
+PREPARERS: dict[str, Preparer] = {
     "jsb": _prepare_jsb,
     "timit": _prepare_timit,
     "iam_ondb": _prepare_iam_ondb,
@@ -53,9 +64,15 @@ def last_good_path(out_path: str | os.PathLike) -> Path:
 
 
 def prepare_task(
-    task: str, data: Mapping[str, Any], out_path: str | os.PathLike, workers: int = 1
+    task: str,
+    data: Mapping[str, Any],
+    out_path: str | os.PathLike,
+    workers: int = 1,
+    stand_in: str | os.PathLike | None = None,
 ) -> Any:
     """Read the task's corpus as its config says and write the prepared data to `out_path`.
+
+    `stand_in` is where the task's generated stand-in corpus is, for `source: synthetic`.
 
     Snakemake removes a job's old output before the job runs, so the last good prepared file is
     kept beside it as `<out>.last-good` (a hard link, no copy): a corpus edit that fails to
@@ -64,7 +81,9 @@ def prepare_task(
     if task not in PREPARERS:
         raise ValueError(f"no data preparation for task {task!r}; known: {sorted(PREPARERS)}")
     try:
-        prepared = PREPARERS[task](data, out_path, workers)
+        prepared = PREPARERS[task](
+            data, out_path, workers, None if stand_in is None else Path(stand_in)
+        )
     except CorpusError as error:
         kept = last_good_path(out_path)
         if kept.exists():

@@ -12,10 +12,13 @@ batch size); the paper's learning-rate range [1e-6, 1e-2] is calibrated for it.
 """
 
 
-RESULT_NEUTRAL_SETTINGS = ("implementation", "eval_batch_size")
+RESULT_NEUTRAL_SETTINGS = ("implementation", "eval_batch_size", "device")
 """Trial settings that change a result by float round-off at most.
 
 Every implementation computes the same function, and the evaluation metric does not depend on its
-batch size (padding never counts; tested). They are not part of a trial's identity: changing them
+batch size (padding never counts; tested). The device neither: the initial weights and the
+input-noise stream are drawn on the CPU whatever the device, and a checkpoint is read onto the CPU
+first, so a half-done study moves to GPU nodes (or back) without retraining a finished trial, and
+a running one resumes from its checkpoint. They are not part of a trial's identity: changing them
 neither reruns a finished trial in Snakemake nor restarts a checkpoint.
 """
