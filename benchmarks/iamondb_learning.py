@@ -41,6 +41,7 @@ from lstm_odyssey.data.iamondb import prepare_iam_ondb
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.tasks import task_kind
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
+from lstm_odyssey.training.objectives import objective_of
 from lstm_odyssey.training.trial import (
     TrainingState,
     TrialAddress,
@@ -96,7 +97,7 @@ def subset_data(
     valid, test = (
         evaluation_batches(examples[split], kind, eval_batch_size) for split in ("valid", "test")
     )
-    data = TrialData(kind, kind.objective(), prepared.metadata, examples["train"], valid, test)
+    data = TrialData(kind, objective_of(kind), prepared.metadata, examples["train"], valid, test)
     return data, picked
 
 

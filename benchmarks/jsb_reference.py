@@ -29,14 +29,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lstm_odyssey.data.jsb import prepare_jsb
+from lstm_odyssey.conventions import LOSS_CONVENTION
+from lstm_odyssey.data.jsb.chorales import prepare_jsb
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.models import fast_lstm
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.provenance import cpu_model
 from lstm_odyssey.tasks import NEXT_STEP
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
-from lstm_odyssey.training.conventions import LOSS_CONVENTION
 from lstm_odyssey.training.objectives import Batch, NextStepObjective
 from lstm_odyssey.training.optim import make_optimizer
 from lstm_odyssey.training.trial import evaluate

@@ -29,7 +29,8 @@ from machine import TORCH_ISA_ENVIRONMENT, force_instruction_set, machine_line
 from torch import Tensor, nn
 
 from lstm_odyssey.models import fast_lstm
-from lstm_odyssey.models.variants import VARIANTS, VariantLSTM
+from lstm_odyssey.models.layer import VariantLSTM
+from lstm_odyssey.models.variants import VARIANTS
 
 BARS = {20: 1.2, 100: 1.5, 200: 1.5}  # ratio to nn.LSTM allowed, by hidden size
 NP_BAR = 1.2

@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from lstm_odyssey.data.timit import discover_utterances, extract_features
+from lstm_odyssey.data.timit.corpus import discover_utterances, extract_features
 from lstm_odyssey.provenance import cpu_model
 
 TIMIT_UTTERANCES = 6300
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if not args.corpus.is_dir():
-        from lstm_odyssey.data.synthetic_timit import generate_synthetic_timit
+        from lstm_odyssey.data.timit.stand_in import generate_synthetic_timit
 
         started = time.perf_counter()
         generate_synthetic_timit(

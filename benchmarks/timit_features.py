@@ -25,8 +25,8 @@ from types import ModuleType
 
 import numpy as np
 
-from lstm_odyssey.data import features
-from lstm_odyssey.data.sphere import read_audio
+from lstm_odyssey.data.timit import features
+from lstm_odyssey.data.timit.sphere import read_audio
 from lstm_odyssey.provenance import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]

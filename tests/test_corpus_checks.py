@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lstm_odyssey.data.corpus_checks import (
-    StudyCorporaError,
-    check_study_corpora,
-    corpus_problems,
-)
-from tests.workflow_runs import REPO, run_snakemake
+from lstm_odyssey.data.corpus_problems import StudyCorporaError
+from lstm_odyssey.data.registry import check_study_corpora, corpus_problems
+from tests.helpers import REPO, run_snakemake
 
 
 def _timit(root: Path) -> Path:

@@ -13,53 +13,15 @@ import json
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
-from tests.test_workflow import _planned_jobs as _planned
-from tests.test_workflow import _snakemake
+from tests.helpers import boulanger_corpus as _corpus
+from tests.helpers import planned_jobs as _planned
+from tests.helpers import run_snakemake as _snakemake
+from tests.helpers import small_jsb_study as _config
+from tests.helpers import write_study_config as _write_config
 
 TRIALS = [f"results/default/trials/jsb/{v}/{i}.json" for v in ("V", "NP") for i in range(2)]
-
-
-def _corpus(seed: int = 0) -> dict:
-    """A small corpus in the Boulanger-Lewandowski JSON layout: chorales of pitch sets."""
-    rng = np.random.default_rng(seed)
-
-    def chorale():
-        return [sorted({int(p) for p in rng.integers(48, 80, size=3)}) for _ in range(12)]
-
-    return {
-        split: [chorale() for _ in range(n)]
-        for split, n in (("train", 8), ("valid", 4), ("test", 4))
-    }
-
-
-def _config(corpus: Path, trials: int = 2) -> dict:
-    return {
-        "study_seed": 11,
-        "variants": ["V", "NP"],
-        "implementation": "reference",
-        "tasks": {
-            "jsb": {
-                "data": {"source": "boulanger", "path": str(corpus)},
-                "training": {"trials": trials, "max_epochs": 2, "patience": 2},
-                "search": {
-                    "hidden_size": {"distribution": "log_uniform_int", "low": 4, "high": 8},
-                    "learning_rate": {"distribution": "log_uniform", "low": 1e-3, "high": 1e-2},
-                    "momentum": {"distribution": "one_minus_log_uniform", "low": 0.0, "high": 0.9},
-                    "input_noise": {"distribution": "uniform", "low": 0.0, "high": 0.3},
-                },
-            }
-        },
-        "analysis": {"baseline": "V", "best_fraction": 1.0, "fanova": {"trees": 4, "grid_size": 5}},
-    }
-
-
-def _write_config(directory: Path, config: dict) -> None:
-    (directory / "config").mkdir(exist_ok=True)
-    (directory / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def _records(directory: Path) -> dict[str, str]:

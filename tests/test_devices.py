@@ -47,12 +47,12 @@ def test_a_checkpoint_is_read_onto_the_cpu_and_loads_into_a_model_anywhere(tmp_p
 
 def test_the_checkpointed_noise_generator_is_a_cpu_one(tmp_path, monkeypatch):
     """A CUDA generator's state would not restore on a CPU machine (and vice versa)."""
-    from tests.test_training import ADDRESS, HYPERPARAMETERS, _tiny_next_step_data
+    from tests.helpers import ADDRESS, HYPERPARAMETERS, tiny_next_step_data
 
     saved = []
     monkeypatch.setattr(trial_module, "save_checkpoint", lambda path, state: saved.append(state))
     trial_module.run_trial(
-        _tiny_next_step_data(tmp_path / "data.h5"),
+        tiny_next_step_data(tmp_path / "data.h5"),
         tmp_path / "t.json",
         ADDRESS,
         HYPERPARAMETERS,

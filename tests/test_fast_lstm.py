@@ -1,4 +1,8 @@
-"""The fused CPU kernel (implementation="fast") against the reference Python loop."""
+"""The fused CPU kernel (implementation="fast") against the reference Python loop.
+
+The kernel's tests skip only where there is no C++ compiler; wherever there is one, a kernel
+that fails to build fails them with the compiler's message (never a silent skip).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import pytest
 import torch
 
 from lstm_odyssey.models import fast_lstm, implementations
+from lstm_odyssey.models.layer import VariantLSTM
 from lstm_odyssey.models.networks import SequenceNetwork
-from lstm_odyssey.models.variants import VARIANTS, VariantLSTM
+from lstm_odyssey.models.variants import VARIANTS
 
 torch.set_num_threads(1)
 
@@ -22,13 +27,58 @@ NAMES = list(VARIANTS)
 TOLERANCE = 1e-5  # relative, float32
 
 
+def skip_without_a_compiler() -> None:
+    """The one reason a kernel test may skip: torch has no C++ compiler to build it with."""
+    if fast_lstm.compiler_on_path() is None:
+        cxx = os.environ.get("CXX")
+        where = f"$CXX={cxx!r} not found" if cxx else "c++/g++ not on PATH"
+        pytest.skip(f"no C++ compiler ({where})")
+
+
 @pytest.fixture(scope="module")
 def kernel() -> None:
-    """Build the kernel once (cached on disk after the first run); skip without a compiler."""
+    """Build the kernel once (cached on disk after the first run). Skips only without a
+    compiler; a build error raises KernelBuildError with the compiler's message."""
+    skip_without_a_compiler()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if not fast_lstm.fast_available():
-            pytest.skip("the fused kernel could not be built here")
+        fast_lstm.require_kernel()
+
+
+def test_the_kernel_builds_wherever_there_is_a_compiler() -> None:
+    skip_without_a_compiler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast_lstm.require_kernel()  # a compile error fails here, showing the compiler's output
+    assert fast_lstm.fast_available()
+    assert fast_lstm.kernel_build_error() is None
+
+
+def test_a_compile_error_fails_the_build_with_the_compilers_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken copy of the source, built by the same function into its own cache: the error
+    is kept and raised with the compiler's message, never turned into "kernel unavailable"."""
+    skip_without_a_compiler()
+    lines = (fast_lstm.SOURCE_DIR / "fused_lstm.cpp").read_text().splitlines(keepends=True)
+    broken_line = lines.index("namespace {\n") + 2  # 1-based number of the inserted line
+    lines.insert(broken_line - 1, "int broken_on_purpose = ;\n")
+    sources = tmp_path / "csrc"
+    sources.mkdir()
+    (sources / "fused_lstm.cpp").write_text("".join(lines))
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "cache"))
+    extension = fast_lstm._Extension(lambda: fast_lstm.compile_extension(sources))
+
+    with pytest.warns(RuntimeWarning, match="could not build the fused LSTM kernel"):
+        assert extension.ops() is None  # the users' fallback: warn, run the reference
+    with pytest.raises(fast_lstm.KernelBuildError) as raised:
+        extension.require()
+    message = str(raised.value)
+    assert f"fused_lstm.cpp:{broken_line}:" in message, message[-4000:]
+    assert "broken_on_purpose" in message and ": error:" in message
+    # built under its own name in its own cache: the real kernel's cached build is untouched
+    (build,) = (tmp_path / "cache").iterdir()
+    assert build.name.startswith("lstm_odyssey_fused_")
 
 
 def outputs_and_gradients(
@@ -191,7 +241,7 @@ def test_every_implementation_works_from_the_layer_module_alone() -> None:
     """One explicit registry: no import side effect is needed for "fast" or "auto"."""
     code = (
         "import torch\n"
-        "from lstm_odyssey.models.variants import VariantLSTM\n"
+        "from lstm_odyssey.models.layer import VariantLSTM\n"
         "for name in ('reference', 'fast', 'auto'):\n"
         "    VariantLSTM('V', 2, 3, implementation=name)(torch.zeros(4, 1, 2))\n"
         "print('ok')\n"

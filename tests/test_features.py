@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from lstm_odyssey.data.features import (
+from lstm_odyssey.data.timit.features import (
     TIMIT_FEATURES,
     MfccSettings,
     feature_names,

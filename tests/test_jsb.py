@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.jsb import (
+from lstm_odyssey.data.jsb.chorales import (
     N_KEYS,
     assign_splits,
     next_step_pair,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lstm_odyssey.models.layer import VariantLSTM
 from lstm_odyssey.models.networks import SequenceNetwork, network_parameter_count
-from lstm_odyssey.models.variants import VariantLSTM, parameter_count
+from lstm_odyssey.models.variants import parameter_count
 
 torch.set_num_threads(1)
 

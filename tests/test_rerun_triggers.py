@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_crash_safety import _config as crash_safety_config
-from tests.test_crash_safety import _corpus
-from tests.test_workflow import _planned_jobs as _planned
-from tests.test_workflow import _snakemake
+from tests.helpers import boulanger_corpus as _corpus
+from tests.helpers import planned_jobs as _planned
+from tests.helpers import run_snakemake as _snakemake
+from tests.helpers import small_jsb_study as crash_safety_config
 
 HERSHEY = Path("/usr/share/hershey-fonts")
 

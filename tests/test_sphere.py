@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.sphere import read_audio, read_riff, read_sphere, write_sphere
+from lstm_odyssey.data.timit.sphere import read_audio, read_riff, read_sphere, write_sphere
 
 SAMPLES = np.array([0, 1, -1, 300, -300, 32767, -32768, 12345], dtype=np.int16)
 

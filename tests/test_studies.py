@@ -26,7 +26,7 @@ from lstm_odyssey.study import (
     validate_config,
 )
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, trial_key
-from tests.workflow_runs import planned_jobs, run_snakemake
+from tests.helpers import planned_jobs, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())

@@ -25,7 +25,7 @@ def default_config():
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load_config(REPO / "config" / name)
-    assert trial_settings(config, "jsb")["max_epochs"] >= 1
+    assert trial_settings(config, "jsb").max_epochs >= 1
 
 
 def test_schema_defaults_are_filled_in(default_config):
@@ -38,7 +38,7 @@ def test_schema_defaults_are_filled_in(default_config):
     assert config["tasks"]["jsb"]["network"] == {"bidirectional": False, "layers": 1}
     assert config["tasks"]["jsb"]["training"]["init_std"] == 0.1
     assert config["analysis"]["fanova"]["trees"] == 64
-    assert trial_settings(config, "jsb")["implementation"] == "auto"
+    assert trial_settings(config, "jsb").implementation == "auto"
 
 
 def test_unknown_key_is_named(default_config):

@@ -9,16 +9,17 @@ import json
 import numpy as np
 import pytest
 
-from lstm_odyssey.data.espeak import Utterance
-from lstm_odyssey.data.sphere import read_sphere
-from lstm_odyssey.data.synthetic_timit import (
+from lstm_odyssey.data.timit import STAND_IN_MARKER
+from lstm_odyssey.data.timit.corpus import PHONE_INDEX, prepare_timit, speaker_lists
+from lstm_odyssey.data.timit.espeak import Utterance
+from lstm_odyssey.data.timit.sphere import read_sphere
+from lstm_odyssey.data.timit.stand_in import (
     DIALECT_SENTENCES,
     UnmappedPhoneError,
     espeak_phone_map,
     sentences,
     timit_segments,
 )
-from lstm_odyssey.data.timit import PHONE_INDEX, SYNTHETIC_MARKER, prepare_timit, speaker_lists
 
 needs_espeak = pytest.mark.skipif(
     ctypes.util.find_library("espeak-ng") is None,
@@ -68,8 +69,8 @@ def test_an_unmapped_phone_is_named():
 
 @needs_espeak
 def test_every_phone_espeak_speaks_for_the_bundled_text_is_mapped():
-    from lstm_odyssey.data.espeak import Synthesizer, Voice
-    from lstm_odyssey.data.synthetic_timit import LANGUAGE, VOICE_VARIANTS
+    from lstm_odyssey.data.timit.espeak import Synthesizer, Voice
+    from lstm_odyssey.data.timit.stand_in import LANGUAGE, VOICE_VARIANTS
 
     synthesizer = Synthesizer()
     spoken = set()
@@ -84,7 +85,7 @@ def test_every_phone_espeak_speaks_for_the_bundled_text_is_mapped():
 def stand_in(tmp_path_factory):
     if ctypes.util.find_library("espeak-ng") is None:
         pytest.skip("libespeak-ng missing: apt-get install espeak-ng")
-    from lstm_odyssey.data.synthetic_timit import generate_synthetic_timit
+    from lstm_odyssey.data.timit.stand_in import generate_synthetic_timit
 
     root = tmp_path_factory.mktemp("corpora") / "synthetic-timit"
     options = dict(train_speakers=3, valid_speakers=2, test_speakers=2, sentences_per_speaker=3)
@@ -100,7 +101,7 @@ def _digest(path):
 
 def test_the_stand_in_is_laid_out_and_encoded_like_timit(stand_in):
     root, _ = stand_in
-    marker = json.loads((root / SYNTHETIC_MARKER).read_text())
+    marker = json.loads((root / STAND_IN_MARKER).read_text())
     speakers = {s["speaker_id"]: s for s in marker["speakers"]}
     lists = speaker_lists()
     tests = [s for s in speakers if s in lists["test"]]

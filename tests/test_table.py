@@ -21,7 +21,7 @@ from lstm_odyssey.analysis.table import (
     variant_order,
     write_table,
 )
-from lstm_odyssey.training.conventions import LOSS_CONVENTION
+from lstm_odyssey.conventions import LOSS_CONVENTION
 from lstm_odyssey.trial_record import RECORD_VERSION
 
 

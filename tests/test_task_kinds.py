@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+from lstm_odyssey.data.registry import TASKS
 from lstm_odyssey.data.store import PreparedData, SplitData, write_prepared
 from lstm_odyssey.models.networks import SequenceNetwork
-from lstm_odyssey.tasks import CTC, FRAMEWISE, KIND_OF_TASK, NEXT_STEP, TASK_KINDS, task_kind
+from lstm_odyssey.tasks import CTC, FRAMEWISE, NEXT_STEP, TASK_KINDS, task_kind
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
+from lstm_odyssey.training.objectives import objective_of
 from lstm_odyssey.training.trial import TrialAddress, TrialSettings, evaluate, run_trial
 
 INPUTS, CLASSES = 3, 4
@@ -77,7 +79,7 @@ def test_the_metric_does_not_depend_on_the_evaluation_batch_size(tmp_path, kind)
     model = SequenceNetwork(
         "V", INPUTS, 4, CLASSES, bidirectional=kind.bidirectional_allowed, init_std=0.5
     )
-    objective, cpu = kind.objective(), torch.device("cpu")
+    objective, cpu = objective_of(kind), torch.device("cpu")
     one_by_one = evaluate(model, evaluation_batches(examples, kind, 1), objective, cpu)
     together = evaluate(model, evaluation_batches(examples, kind, 5), objective, cpu)
     assert together == pytest.approx(one_by_one, rel=1e-5)
@@ -103,7 +105,7 @@ def test_frame_error_is_the_percentage_of_wrong_frames_by_a_plain_loop(tmp_path)
     metric = evaluate(
         model,
         evaluation_batches(examples, FRAMEWISE, 3),
-        FRAMEWISE.objective(),
+        objective_of(FRAMEWISE),
         torch.device("cpu"),
     )
     assert metric == pytest.approx(100.0 * wrong / frames)
@@ -124,7 +126,7 @@ def test_a_bidirectional_next_step_trial_is_refused(tmp_path):
 
 def test_kinds_are_looked_up_by_name_and_tasks_have_one():
     assert task_kind("ctc") is CTC and set(TASK_KINDS) == {"next_step", "framewise", "ctc"}
-    assert KIND_OF_TASK["jsb"] is NEXT_STEP and not NEXT_STEP.bidirectional_allowed
+    assert TASKS["jsb"].kind is NEXT_STEP and not NEXT_STEP.bidirectional_allowed
     with pytest.raises(ValueError, match="unknown task kind 'speech'"):
         task_kind("speech")
 
@@ -139,7 +141,7 @@ def test_ctc_gradients_through_the_bidirectional_network_match_finite_difference
     from lstm_odyssey.training.objectives import Batch
 
     batch = Batch(inputs, torch.tensor([7, 5]), batch_targets)
-    objective = CTC.objective()
+    objective = objective_of(CTC)
 
     def loss() -> torch.Tensor:
         return objective.loss(model(batch.inputs, batch.lengths), batch)

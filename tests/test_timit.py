@@ -13,10 +13,8 @@ import numpy as np
 import pytest
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.features import n_frames
-from lstm_odyssey.data.sphere import write_sphere
 from lstm_odyssey.data.store import read_prepared
-from lstm_odyssey.data.timit import (
+from lstm_odyssey.data.timit.corpus import (
     PAPER_SPLIT_UTTERANCES,
     PHONE_INDEX,
     TIMIT_PHONES,
@@ -26,6 +24,8 @@ from lstm_odyssey.data.timit import (
     speaker_lists,
     standard_split,
 )
+from lstm_odyssey.data.timit.features import n_frames
+from lstm_odyssey.data.timit.sphere import write_sphere
 
 N_SAMPLES = 8000
 PHONES = [(0, 2000, "h#"), (2000, 5000, "s"), (5000, N_SAMPLES, "h#")]
@@ -171,7 +171,7 @@ def test_phone_segments_are_class_indices():
 def test_prepare_standardises_with_the_training_frames_and_labels_each_frame(
     corpus, tmp_path, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="lstm_odyssey.data.timit"):
+    with caplog.at_level(logging.WARNING, logger="lstm_odyssey.data.timit.corpus"):
         prepare_timit(corpus, tmp_path / "timit.h5", workers=2)
     assert "a partial TIMIT" in caplog.text
     prepared = read_prepared(tmp_path / "timit.h5")

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_odyssey.data.store import PreparedData, SplitData, write_prepared
 from lstm_odyssey.training import trial as trial_module
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import (
@@ -19,7 +18,8 @@ from lstm_odyssey.training.objectives import (
     edit_distance,
 )
 from lstm_odyssey.training.optim import clip_gradients, make_optimizer
-from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
+from lstm_odyssey.training.trial import TrialSettings, run_trial
+from tests.helpers import ADDRESS, HYPERPARAMETERS, tiny_next_step_data
 
 
 def test_optimizer_is_nesterov_with_rescaled_learning_rate():
@@ -111,35 +111,8 @@ def test_ctc_character_error_rate():
     assert torch.isfinite(CtcObjective().loss(logits.log_softmax(-1), batch))
 
 
-def _tiny_next_step_data(path, seed=0):
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        rolls = [
-            (rng.random((int(rng.integers(5, 9)), 6)) > 0.6).astype(np.float32) for _ in range(n)
-        ]
-        return SplitData.from_sequences([r[:-1] for r in rolls], [r[1:] for r in rolls])
-
-    prepared = PreparedData(
-        {"train": split(6), "valid": split(3), "test": split(3)},
-        {
-            "task_kind": "next_step",
-            "source": "synthetic",
-            "input_size": 6,
-            "n_classes": 6,
-            "normalisation": "none",
-        },
-    )
-    write_prepared(path, prepared)
-    return path
-
-
-HYPERPARAMETERS = {"hidden_size": 5, "learning_rate": 1e-2, "momentum": 0.9, "input_noise": 0.1}
-ADDRESS = TrialAddress("jsb", "V", 0, 1, 1234)
-
-
 def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     settings = TrialSettings(max_epochs=3, patience=2, implementation="reference")
     first = run_trial(data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings)
     second = run_trial(data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings)
@@ -160,7 +133,7 @@ def test_trial_is_reproducible_from_its_seed_and_records_everything(tmp_path):
 
 
 def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     valid_metrics = iter([3.0, 1.0, 2.0, 2.5])
     calls = []
     real_evaluate = trial_module.evaluate
@@ -182,7 +155,7 @@ def test_test_metric_is_taken_at_the_best_validation_epoch(tmp_path, monkeypatch
 
 
 def test_a_diverging_trial_is_recorded_not_raised(tmp_path):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     wild = dict(HYPERPARAMETERS, learning_rate=1e38, momentum=0.0)
     record = run_trial(
         data, tmp_path / "d.json", ADDRESS, wild, TrialSettings(max_epochs=5, patience=5)
@@ -192,7 +165,7 @@ def test_a_diverging_trial_is_recorded_not_raised(tmp_path):
 
 
 def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     settings = TrialSettings(max_epochs=4, patience=10)
     uninterrupted = run_trial(data, tmp_path / "u.json", ADDRESS, HYPERPARAMETERS, settings)
 
@@ -230,7 +203,7 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint(tmp_path, monkeypatch)
 
 
 def test_a_checkpoint_of_other_hyperparameters_is_ignored(tmp_path):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     settings = TrialSettings(max_epochs=2, patience=10)
     checkpoint = tmp_path / "x.ckpt"
     torch.save({"key": "something else", "epochs": [{"epoch": 1}]}, checkpoint)
@@ -252,7 +225,7 @@ def test_unknown_hyperparameter_is_an_error(tmp_path):
 
 
 def test_checkpoints_are_throttled_to_the_interval(tmp_path, monkeypatch):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     saves = []
     monkeypatch.setattr(trial_module, "save_checkpoint", lambda path, state: saves.append(path))
     settings = TrialSettings(max_epochs=3, patience=10)
@@ -281,7 +254,7 @@ def test_checkpoints_are_throttled_to_the_interval(tmp_path, monkeypatch):
 
 def test_by_default_a_resumable_state_is_saved_after_every_epoch(tmp_path, monkeypatch):
     """A trial killed after 14 short epochs used to have no checkpoint (60 s throttle)."""
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     saved = []
     monkeypatch.setattr(
         trial_module, "save_checkpoint", lambda path, state: saved.append(state["epochs"][-1])
@@ -298,7 +271,7 @@ def test_by_default_a_resumable_state_is_saved_after_every_epoch(tmp_path, monke
 
 
 def test_a_finished_record_is_restored_from_the_cache_without_training(tmp_path, monkeypatch):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     cache = tmp_path / "cache"
     settings = TrialSettings(max_epochs=2, patience=10)
     first = run_trial(
@@ -324,11 +297,11 @@ def test_a_finished_record_is_restored_from_the_cache_without_training(tmp_path,
 def test_other_data_or_hyperparameters_miss_the_cache(tmp_path):
     cache = tmp_path / "cache"
     settings = TrialSettings(max_epochs=1, patience=10)
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     first = run_trial(
         data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
     )
-    other_data = _tiny_next_step_data(tmp_path / "other.h5", seed=1)
+    other_data = tiny_next_step_data(tmp_path / "other.h5", seed=1)
     second = run_trial(
         other_data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
     )
@@ -368,7 +341,7 @@ def test_gradient_clipping_clips_each_element_to_one():
 
 @pytest.mark.parametrize("nesterov", [True, False])
 def test_a_trial_with_the_timit_booleans_differs_only_where_they_act(tmp_path, nesterov):
-    data = _tiny_next_step_data(tmp_path / "data.h5")
+    data = tiny_next_step_data(tmp_path / "data.h5")
     settings = TrialSettings(max_epochs=2, patience=5)
     plain = run_trial(data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings)
     searched = dict(HYPERPARAMETERS, nesterov=nesterov, gradient_clipping=False)

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_odyssey.models.variants import (
-    VARIANTS,
-    VariantLSTM,
-    VariantSpec,
-    get_variant,
-    parameter_count,
-    reverse_padded,
-)
+from lstm_odyssey.models.layer import VariantLSTM, reverse_padded
+from lstm_odyssey.models.variants import VARIANTS, VariantSpec, get_variant, parameter_count
 
 torch.set_num_threads(1)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.workflow_runs import planned_jobs, run_snakemake
+from tests.helpers import planned_jobs, run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -141,7 +141,7 @@ def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
 
 @pytest.mark.slow
 def test_a_tiny_timit_study_runs_on_its_stand_in(tmp_path):
-    pytest.importorskip("lstm_odyssey.data.synthetic_timit")
+    pytest.importorskip("lstm_odyssey.data.timit.stand_in")
     import ctypes.util
 
     if ctypes.util.find_library("espeak-ng") is None:

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lstm_odyssey.data.errors import CorpusError
@@ -117,19 +118,15 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     if args.command == "prepare":
-        from lstm_odyssey.data.corpora import (
-            SYNTHETIC_CORPORA,
-            generate_synthetic_corpus,
-            is_synthetic,
-        )
+        from lstm_odyssey.data import registry
         from lstm_odyssey.data.prepare import prepare_task
 
         data = config["tasks"][task]["data"]
         stand_in = None
-        if is_synthetic(task, data):
-            stand_in = Path(paths.corpus(SYNTHETIC_CORPORA[task]))
+        if registry.uses_stand_in(task, data):
+            stand_in = Path(paths.corpus(registry.task(task).stand_in))
             if not stand_in.exists():
-                generate_synthetic_corpus(task, data["synthetic"], stand_in)
+                registry.generate_stand_in(task, data["synthetic"], stand_in)
         out = args.out or paths.prepared_data(task)
         prepare_task(task, data, out, workers=args.workers, stand_in=stand_in)
         print(out)
@@ -148,16 +145,16 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     from lstm_odyssey.training.checkpoint import checkpoint_path_for
-    from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
+    from lstm_odyssey.training.trial import TrialAddress, run_trial
 
     settings = trial_settings(config, task)
     if args.implementation:
-        settings["implementation"] = args.implementation
+        settings = replace(settings, implementation=args.implementation)
     if args.max_epochs is not None:
         if args.max_epochs < 1:
             print("--max-epochs must be at least 1", file=sys.stderr)
             return 2
-        settings["max_epochs"] = args.max_epochs
+        settings = replace(settings, max_epochs=args.max_epochs)
     data = args.data or paths.prepared_data(task)
     if not Path(data).exists():
         print(
@@ -172,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
         out,
         TrialAddress(task, args.variant, args.index, int(config["study_seed"]), seed),
         hyperparameters,
-        TrialSettings(**settings),
+        settings,
         threads=args.threads or int(config["threads_per_trial"]),
         checkpoint_path=checkpoint_path_for(out),
     )

@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from lstm_odyssey.config_schema import config_schema
+from lstm_odyssey.data.registry import TASKS
 from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.paths import read_study_identity, study_paths
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
-from lstm_odyssey.tasks import KIND_OF_TASK
-from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
+from lstm_odyssey.trial_spec import TrialSettings
 
 
 class ConfigError(ValueError):
@@ -49,6 +49,10 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     The one validation of a study config: the Snakefile and the command line both call it.
     """
     schema = config_schema()
+    # The tasks a study may have, each checked by its own section's definition: the registry's.
+    schema["properties"]["tasks"]["properties"] = {
+        name: {"$ref": f"#/$defs/{task.schema_definition}"} for name, task in TASKS.items()
+    }
     errors = sorted(
         _validator_filling_defaults(schema).iter_errors(config), key=lambda e: list(e.path)
     )
@@ -63,7 +67,7 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
             f"variants {config['variants']}"
         )
     for task, task_config in config["tasks"].items():
-        kind = KIND_OF_TASK[task]
+        kind = TASKS[task].kind
         if task_config["network"]["bidirectional"] and not kind.bidirectional_allowed:
             raise ConfigError(
                 f"{source}: tasks.{task}.network.bidirectional is true, but {task} is a "
@@ -90,34 +94,25 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return validate_config(config, str(path))
 
 
-def trial_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
+def trial_settings(config: dict[str, Any], task: str) -> TrialSettings:
     """Everything a trial of `task` does besides its hyperparameters (config validated)."""
     task_config = config["tasks"][task]
     training, network = task_config["training"], task_config["network"]
-    return {
-        "max_epochs": int(training["max_epochs"]),
-        "patience": int(training["patience"]),
-        "init_std": float(training["init_std"]),
-        "eval_batch_size": int(training["eval_batch_size"]),
-        "bidirectional": bool(network["bidirectional"]),
-        "layers": int(network["layers"]),
-        "implementation": config["implementation"],
-        "device": config["device"],
-        # A fact of the code, not the config: a new convention reruns every trial.
-        "loss_convention": LOSS_CONVENTION,
-    }
+    return TrialSettings(
+        max_epochs=int(training["max_epochs"]),
+        patience=int(training["patience"]),
+        init_std=float(training["init_std"]),
+        eval_batch_size=int(training["eval_batch_size"]),
+        bidirectional=bool(network["bidirectional"]),
+        layers=int(network["layers"]),
+        implementation=config["implementation"],
+        device=config["device"],
+    )
 
 
 def trial_identity_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
     """The settings that make a trial's result (Snakemake params: a change reruns the trial)."""
-    settings = trial_settings(config, task)
-    return {k: v for k, v in settings.items() if k not in RESULT_NEUTRAL_SETTINGS}
-
-
-def result_neutral_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
-    """The settings that change a result by round-off at most (read by the job, no rerun)."""
-    settings = trial_settings(config, task)
-    return {k: v for k, v in settings.items() if k in RESULT_NEUTRAL_SETTINGS}
+    return trial_settings(config, task).identity()
 
 
 def hyperparameters_of(config: dict[str, Any], task: str, variant: str, index: int) -> dict:

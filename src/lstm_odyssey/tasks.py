@@ -7,20 +7,16 @@ The paper's three tasks are of three kinds (ARCHITECTURE.md, "Task kinds"):
 - `ctc` (IAM-OnDB): int64 labels with their own lengths (0 is the blank); CTC; character error
   rate in %.
 
-Losses are summed over a sequence's steps (see `training.conventions`). Torch-free, so the
-prepared-data store and the config validation (run at DAG-build time) can use it; the objective,
-which needs torch, is imported when asked for.
+Losses are summed over a sequence's steps (see `lstm_odyssey.conventions`). Torch-free, so the
+prepared-data store and the config validation (run at DAG-build time) can use it; the training
+layer asks `training.objectives.objective_of(kind)` for a kind's loss and metric.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from lstm_odyssey.training.objectives import Objective
 
 
 @dataclass(frozen=True)
@@ -44,21 +40,12 @@ class TaskKind:
     def target_dtype(self) -> np.dtype:
         return np.dtype(np.float32 if self.target_layout == "multi_label" else np.int64)
 
-    def objective(self) -> Objective:
-        """The training loss and evaluation metric of this kind."""
-        from lstm_odyssey.training.objectives import objective_of
-
-        return objective_of(self)
-
 
 NEXT_STEP = TaskKind("next_step", "multi_label", "nll", bidirectional_allowed=False)
 FRAMEWISE = TaskKind("framewise", "class_per_frame", "frame_error", bidirectional_allowed=True)
 CTC = TaskKind("ctc", "label_sequence", "character_error_rate", bidirectional_allowed=True)
 
 TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (NEXT_STEP, FRAMEWISE, CTC)}
-
-# The study's tasks (the config's `tasks:` keys) and their kinds.
-KIND_OF_TASK: dict[str, TaskKind] = {"jsb": NEXT_STEP, "timit": FRAMEWISE, "iam_ondb": CTC}
 
 
 def task_kind(name: str) -> TaskKind:

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 RECORD_VERSION = 2
-"""Version 2: the loss is summed over a sequence's steps (`training.conventions`)."""
+"""Version 2: the loss is summed over a sequence's steps (`lstm_odyssey.conventions`)."""
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _EPOCH = {

@@ -13,9 +13,9 @@ from lstm_odyssey import export_library_path
 
 export_library_path(LIBRARY)
 
-from lstm_odyssey.data.corpora import SYNTHETIC_CORPORA, corpus_fingerprint, is_synthetic
-from lstm_odyssey.data.corpus_checks import check_study_corpora
-from lstm_odyssey.paths import RECORD_CACHE, study_paths
+from lstm_odyssey.data.fingerprint import corpus_fingerprint
+from lstm_odyssey.data import registry
+from lstm_odyssey.paths import study_paths
 from lstm_odyssey.recovery import set_aside_unreadable_prepared_data
 from lstm_odyssey.study import (
     claim_study_directory,
@@ -29,19 +29,19 @@ CONFIG_SOURCE = ", ".join(str(path) for path in workflow.configfiles) or "the st
 # The schema fills in defaults; an unknown key or bad value stops here, naming the key.
 validate_config(config, CONFIG_SOURCE)
 # Every corpus checked before any job runs: one message with every problem and its fix.
-check_study_corpora(config, CONFIG_SOURCE)
+registry.check_study_corpora(config, CONFIG_SOURCE)
 # The study's own results folder, results/<study_name>/ (every path there: lstm_odyssey.paths).
 PATHS = study_paths(config)
 claim_study_directory(config, CONFIG_SOURCE)
 
 TASKS = list(config["tasks"])
 VARIANTS = list(config["variants"])
-# Generated stand-in corpora of this study's tasks: corpus name -> task.
-SYNTHETIC_TASKS = {
-    SYNTHETIC_CORPORA[task]: task
-    for task in TASKS
-    if is_synthetic(task, config["tasks"][task]["data"])
-}
+# Generated stand-in corpora of this study's tasks, by name (`synthetic-timit`, ...).
+STAND_INS = [
+    registry.task(name).stand_in
+    for name in TASKS
+    if registry.uses_stand_in(name, config["tasks"][name]["data"])
+]
 
 # A training job's resources: on `device: cuda` (or cuda:N) it asks SLURM for one GPU; `auto`
 # asks for none (it uses a GPU where the job lands on one). CPU trials need no gres.
@@ -57,7 +57,7 @@ for _task in TASKS:
 
 wildcard_constraints:
     task="|".join(TASKS),
-    corpus="|".join(SYNTHETIC_TASKS) or "no-synthetic-corpus",
+    corpus="|".join(STAND_INS) or "no-stand-in-corpus",
     variant="|".join(VARIANTS),
     index=r"\d+",
 
@@ -107,10 +107,10 @@ def get_corpus_input(wildcards):
     named in the config (not downloaded; replacing it reruns the preparation). A corpus directory
     is not an input but a fingerprint param (`get_corpus_fingerprint`): its own date says
     nothing about the files inside."""
-    task = wildcards.task
-    data = task_config(task)["data"]
-    if is_synthetic(task, data):
-        return [PATHS.corpus(SYNTHETIC_CORPORA[task])]
+    name = wildcards.task
+    data = task_config(name)["data"]
+    if registry.uses_stand_in(name, data):
+        return [PATHS.corpus(registry.task(name).stand_in)]
     if data.get("path") and not data.get("url") and not Path(data["path"]).is_dir():
         return [data["path"]]
     return []
@@ -119,22 +119,25 @@ def get_corpus_input(wildcards):
 def get_corpus_fingerprint(wildcards):
     """Paths, sizes and dates of a configured corpus directory's files, digested."""
     data = task_config(wildcards.task)["data"]
-    if is_synthetic(wildcards.task, data) or not data.get("path"):
+    if registry.uses_stand_in(wildcards.task, data) or not data.get("path"):
         return None
     return corpus_fingerprint(data["path"]) if Path(data["path"]).is_dir() else None
 
 
+def get_preparation_recipe(wildcards):
+    return canonical(registry.preparation_recipe(wildcards.task))
+
+
 def get_stand_in(wildcards):
     """Where the task's generated stand-in is (None for a real corpus)."""
-    task = wildcards.task
-    if is_synthetic(task, task_config(task)["data"]):
-        return PATHS.corpus(SYNTHETIC_CORPORA[task])
+    name = wildcards.task
+    if registry.uses_stand_in(name, task_config(name)["data"]):
+        return PATHS.corpus(registry.task(name).stand_in)
     return None
 
 
 def get_synthetic_options(wildcards):
-    task = SYNTHETIC_TASKS[wildcards.corpus]
-    return canonical(task_config(task)["data"]["synthetic"])
+    return canonical(task_config(registry.stand_in_task(wildcards.corpus))["data"]["synthetic"])
 
 
 def get_trial_hyperparameters(wildcards):

@@ -27,6 +27,7 @@ rule prepare_data:
         data=get_data_params,
         corpus_fingerprint=get_corpus_fingerprint,
         stand_in=get_stand_in,
+        recipe=get_preparation_recipe,
     log:
         PATHS.log("prepare_data", "{task}"),
     threads: 2

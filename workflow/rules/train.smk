@@ -14,7 +14,6 @@ rule train_trial:
         seed=get_trial_seed,
         study_seed=config["study_seed"],
         settings=get_trial_settings,
-        record_cache=RECORD_CACHE,
     log:
         PATHS.log("train", "{task}/{variant}/{index}"),
     threads: config["threads_per_trial"]

@@ -1,9 +1,10 @@
 """Snakemake script: train one trial (task, variant, index) and write its JSON record."""
 
 from lstm_odyssey.joblog import job_logging
-from lstm_odyssey.study import result_neutral_settings
+from lstm_odyssey.paths import RECORD_CACHE
+from lstm_odyssey.study import trial_settings
 from lstm_odyssey.training.checkpoint import checkpoint_path_for
-from lstm_odyssey.training.trial import TrialAddress, TrialSettings, run_trial
+from lstm_odyssey.training.trial import TrialAddress, run_trial
 
 task = snakemake.wildcards.task
 with job_logging(snakemake.log[0]):
@@ -18,13 +19,12 @@ with job_logging(snakemake.log[0]):
             seed=int(snakemake.params.seed),
         ),
         dict(snakemake.params.hyperparameters),
-        # Result-neutral settings come from the config, not params: changing them reruns nothing.
-        TrialSettings(
-            **snakemake.params.settings, **result_neutral_settings(snakemake.config, task)
-        ),
+        # The whole settings from the config; their identity part is also a param (the rerun
+        # trigger), the result-neutral part is not: changing it reruns nothing.
+        trial_settings(snakemake.config, task),
         threads=snakemake.threads,
         # Outside the declared outputs, so a killed job's progress survives for the rerun.
         checkpoint_path=checkpoint_path_for(snakemake.output[0]),
         checkpoint_interval_s=float(snakemake.config["checkpoint_interval_seconds"]),
-        record_cache=snakemake.params.record_cache,
+        record_cache=RECORD_CACHE,
     )

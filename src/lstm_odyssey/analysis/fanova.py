@@ -27,21 +27,29 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
 
+from lstm_odyssey.config_schema import schema_default
 from lstm_odyssey.search.space import SearchDimension
 
 HIGHER_ORDER = "higher order"
 
 
+def _fanova_default(key: str) -> Any:
+    return schema_default("properties", "analysis", "properties", "fanova", key)
+
+
 @dataclass(frozen=True)
 class ForestSettings:
-    """Random-forest settings for the fANOVA surrogate (the config's `analysis.fanova`)."""
+    """Random-forest settings for the fANOVA surrogate (the config's `analysis.fanova`).
 
-    n_trees: int = 64
-    min_samples_leaf: int = 3
-    max_features: float = 1.0
-    bootstrap: bool = True
-    max_depth: int | None = None
-    seed: int = 0
+    The defaults are the config schema's, the one place they are stated.
+    """
+
+    n_trees: int = _fanova_default("trees")
+    min_samples_leaf: int = _fanova_default("min_samples_leaf")
+    max_features: float = _fanova_default("max_features")
+    bootstrap: bool = _fanova_default("bootstrap")
+    max_depth: int | None = None  # not configurable: trees grow until min_samples_leaf stops them
+    seed: int = _fanova_default("seed")
 
     @classmethod
     def from_config(cls, fanova: Mapping[str, Any]) -> ForestSettings:

@@ -125,6 +125,20 @@ from both its neighbours is a tablet glitch, not pen movement.
 INPUT_NAMES = ("x", "y", "time", "pen_up")
 OFFSET_INPUT_NAMES = ("dx", "dy", "stroke_time", "pen_up")
 
+PREPARATION_RECIPE = {
+    "rules": "pairing 1..n or the form skipped whole; ink-less lines skipped; time a running max",
+    "inputs": {"positions": INPUT_NAMES, "offsets": OFFSET_INPUT_NAMES},
+    "outlier_jump": OUTLIER_JUMP,
+}
+"""What preparation does to the corpus, as data: a Snakemake param of `prepare_data`, so a change
+to these rules reruns the preparation (reword it whenever the prepared file would change)."""
+
+
+def preparation_recipe() -> dict[str, Any]:
+    """What preparation does to IAM-OnDB (the registry's rerun trigger)."""
+    return PREPARATION_RECIPE
+
+
 _STROKE_FILE = re.compile(r"^(?P<form>.+)-(?P<number>\d+)\.xml$")
 _TRANSCRIPTION_FILE = re.compile(r"^(?P<form>.+)\.txt$")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+\d*);")
@@ -826,3 +840,14 @@ def _log_summary(
             dict(sizes),
             PAPER_SPLIT_LINES,
         )
+
+
+def prepare_task_data(
+    data: Mapping[str, Any], corpus: Path | None, out_path: str | os.PathLike[str], workers: int
+) -> PreparedData:
+    """The registry's preparer: the corpus folder (FKI copy or stand-in) -> `out_path`."""
+    if corpus is None:
+        raise CorpusError(
+            "tasks.iam_ondb.data.path", "no corpus given (set path, or source: synthetic)"
+        )
+    return prepare_iam_ondb(corpus, out_path, offsets=bool(data["offsets"]), workers=workers)

@@ -3,59 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_odyssey.data.corpora import corpus_location
+from lstm_odyssey.data import registry
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.jsb import prepare_jsb
-
-Preparer = Callable[[Mapping[str, Any], str | os.PathLike, int, Path | None], Any]
-
-
-def _prepare_jsb(
-    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
-) -> Any:
-    options = {k: v for k, v in data.items() if k != "source"}
-    return prepare_jsb(data["source"], out_path, **options)
-
-
-def _corpus(task: str, data: Mapping[str, Any], stand_in: Path | None) -> Path:
-    location = corpus_location(task, data, stand_in)
-    if location is None:
-        raise CorpusError(
-            f"tasks.{task}.data.path", "no corpus given (set path, or source: synthetic)"
-        )
-    return location
-
-
-def _prepare_timit(
-    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
-) -> Any:
-    from lstm_odyssey.data.timit import prepare_timit
-
-    return prepare_timit(_corpus("timit", data, stand_in), out_path, workers=workers)
-
-
-def _prepare_iam_ondb(
-    data: Mapping[str, Any], out_path: str | os.PathLike, workers: int, stand_in: Path | None
-) -> Any:
-    from lstm_odyssey.data.iamondb import prepare_iam_ondb
-
-    return prepare_iam_ondb(
-        _corpus("iam_ondb", data, stand_in),
-        out_path,
-        offsets=bool(data["offsets"]),
-        workers=workers,
-    )
-
-
-PREPARERS: dict[str, Preparer] = {
-    "jsb": _prepare_jsb,
-    "timit": _prepare_timit,
-    "iam_ondb": _prepare_iam_ondb,
-}
 
 
 def last_good_path(out_path: str | os.PathLike) -> Path:
@@ -78,12 +31,9 @@ def prepare_task(
     kept beside it as `<out>.last-good` (a hard link, no copy): a corpus edit that fails to
     prepare never loses the data the finished trials were trained on.
     """
-    if task not in PREPARERS:
-        raise ValueError(f"no data preparation for task {task!r}; known: {sorted(PREPARERS)}")
+    corpus = registry.corpus_location(task, data, stand_in)
     try:
-        prepared = PREPARERS[task](
-            data, out_path, workers, None if stand_in is None else Path(stand_in)
-        )
+        prepared = registry.prepare_data(task, data, corpus, out_path, workers)
     except CorpusError as error:
         kept = last_good_path(out_path)
         if kept.exists():

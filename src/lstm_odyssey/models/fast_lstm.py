@@ -1,4 +1,4 @@
-"""Fused CPU implementation of :class:`~lstm_odyssey.models.variants.VariantLSTM`.
+"""Fused CPU implementation of the variant LSTM layer (``models.layer.VariantLSTM``).
 
 The paper trains on one sequence per update, so every time step is a
 matrix-vector product and a handful of element-wise operations; a Python loop
@@ -19,14 +19,21 @@ loaded from there in a fraction of a second. The build's name carries a hash of
 the sources, flags and versions, so an edited kernel is rebuilt; concurrent first
 uses (parallel Snakemake jobs) wait on torch's file lock for the one build.
 
+A failed build is remembered with its reason (for a compile error, the compiler's
+output): :func:`fast_available` says False and the layer warns once and runs the
+reference, while :func:`require_kernel` raises :class:`KernelBuildError` with that
+reason and :func:`kernel_build_error` returns it, so tests and records can show it.
+
 When the kernel runs (``implementation`` "fast"/"auto", CPU float32/float64, a
 successful build) is decided by ``models.implementations.resolve_implementation``.
+This module reads the layer through ``variants.VariantParameters`` only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import sys
 import threading
@@ -41,7 +48,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from lstm_odyssey.io import atomic_path
-from lstm_odyssey.models.variants import VariantLSTM, VariantSpec
+from lstm_odyssey.models.variants import VariantParameters, VariantSpec
 
 SOURCE_DIR = Path(__file__).parent / "csrc"
 # -O3 for auto-vectorisation; no -march=native (the kernel picks AVX2 or AVX-512 itself),
@@ -119,13 +126,27 @@ def _sources_in_cache(sources: list[Path], directory: Path) -> list[Path]:
     return copies
 
 
-def compile_extension() -> Any:
-    """Build (or reuse the cached build of) the kernel and return its op namespace."""
+def compiler_on_path() -> str | None:
+    """The C++ compiler torch builds with ($CXX, else ``c++``) as found on PATH, or None."""
+    command = os.environ.get("CXX") or "c++"
+    words = shlex.split(command)
+    return shutil.which(words[0]) if words else None
+
+
+def compile_extension(source_dir: Path | None = None) -> Any:
+    """Build (or reuse the cached build of) the kernel from the ``*.cpp`` files in `source_dir`
+    (default: :data:`SOURCE_DIR`) and return its op namespace.
+
+    Raises what the build raises; for a compile error a RuntimeError whose message carries the
+    compiler's output. The extension's name (and so its build directory) comes from a hash of
+    the sources, so a different source tree never touches the cached build of this one.
+    """
     from torch.utils import cpp_extension
 
-    sources = sorted(SOURCE_DIR.glob("*.cpp"))
+    source_dir = SOURCE_DIR if source_dir is None else source_dir
+    sources = sorted(source_dir.glob("*.cpp"))
     if not sources:
-        raise FileNotFoundError(f"no C++ sources under {SOURCE_DIR}")
+        raise FileNotFoundError(f"no C++ sources under {source_dir}")
     # the name pins the sources, flags, torch and Python versions, so a cached build
     # is reused only when it is exactly this one
     digest = hashlib.sha256()
@@ -153,8 +174,12 @@ def compile_extension() -> Any:
     return torch.ops.lstm_odyssey_fused
 
 
+class KernelBuildError(RuntimeError):
+    """The fused kernel could not be built; the message says why (the compiler's output)."""
+
+
 class _Extension:
-    """Compiles the kernel at most once per process and remembers a failure."""
+    """Compiles the kernel at most once per process and remembers a failure and its reason."""
 
     def __init__(self, loader: Callable[[], Any] = compile_extension) -> None:
         self._loader = loader
@@ -179,6 +204,20 @@ class _Extension:
                     )
             return self._ops
 
+    def error(self) -> BaseException | None:
+        """Why the build failed (after :meth:`ops` tried), or None."""
+        return self._error
+
+    def require(self) -> Any:
+        """The op namespace; a failed build raises :class:`KernelBuildError` with its reason."""
+        ops = self.ops()
+        if ops is None:
+            error = self._error
+            raise KernelBuildError(
+                f"the fused LSTM kernel could not be built: {type(error).__name__}: {error}"
+            ) from error
+        return ops
+
 
 _EXTENSION = _Extension()
 
@@ -186,6 +225,19 @@ _EXTENSION = _Extension()
 def fast_available() -> bool:
     """True when the fused kernel builds/loads on this machine (compiles on first call)."""
     return _EXTENSION.ops() is not None
+
+
+def require_kernel() -> Any:
+    """The kernel's op namespace, built on first call; raises :class:`KernelBuildError` with the
+    build's error (the compiler's message for a compile error) instead of falling back."""
+    return _EXTENSION.require()
+
+
+def kernel_build_error() -> str | None:
+    """Why the kernel could not be built, once a build was tried and failed; otherwise None.
+    Builds nothing: ask after :func:`fast_available` or a forward pass."""
+    error = _EXTENSION.error()
+    return None if error is None else f"{type(error).__name__}: {error}"
 
 
 class FusedLSTMFunction(torch.autograd.Function):
@@ -275,7 +327,7 @@ def kernel_isa() -> str | None:
     return None if ops is None else str(ops.kernel_isa())
 
 
-def run_fused(layer: VariantLSTM, x: Tensor) -> Tensor:
+def run_fused(layer: VariantParameters, x: Tensor) -> Tensor:
     """Forward-in-time recurrence over (T, B, I) with the fused kernel (CPU float32/64 only;
     `implementations.resolve_implementation` decides when it runs)."""
     isa_cap()
@@ -288,9 +340,13 @@ def run_fused(layer: VariantLSTM, x: Tensor) -> Tensor:
 __all__ = [
     "KERNEL_ISA_VARIABLE",
     "FusedLSTMFunction",
+    "KernelBuildError",
     "compile_extension",
+    "compiler_on_path",
     "fast_available",
     "isa_cap",
+    "kernel_build_error",
     "kernel_isa",
+    "require_kernel",
     "run_fused",
 ]

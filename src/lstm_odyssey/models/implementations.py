@@ -3,11 +3,16 @@
 Three names can be asked for (`IMPLEMENTATION_NAMES`): `reference` (the readable per-step loop in
 `variants`), `fast` (the fused CPU kernel in `fast_lstm`) and `auto` (the kernel where it can
 run). `resolve_implementation` turns a request into what really runs on a given device and dtype;
-the layer's forward pass and the trial record both ask it, so the record names what ran.
+the layer's forward pass (through `run_forward_in_time`) and the trial record both ask it, so the
+record names what ran.
 
-The kernel runs on CPU float32/float64 only. Elsewhere (CUDA, bfloat16) or when it cannot be built
-(no compiler), `fast` warns once and runs the reference; `auto` does so silently. The CPU kernel is
-never called with a tensor on another device.
+The kernel runs on CPU float32/float64 only. Elsewhere (CUDA, bfloat16) `fast` warns once and runs
+the reference; `auto` does so silently. The CPU kernel is never called with a tensor on another
+device. When the kernel cannot be built, `fast_lstm` warns once with the reason (the compiler's
+message for a build error) and the reference runs; `fast_lstm.kernel_build_error()` keeps it.
+
+Imports point down only: this module uses `variants` and `fast_lstm`, and the layer
+(`models.layer`) uses this one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import warnings
 
 import torch
 from torch import Tensor
+
+from lstm_odyssey.models.fast_lstm import fast_available, run_fused
+from lstm_odyssey.models.variants import VariantParameters, run_reference
 
 IMPLEMENTATION_NAMES: tuple[str, ...] = ("reference", "fast", "auto")
 KERNEL_DTYPES = (torch.float32, torch.float64)
@@ -54,17 +62,12 @@ def resolve_implementation(requested: str, device: torch.device, dtype: torch.dt
                 f"the reference implementation for {device.type} {dtype}",
             )
         return "reference"
-    from lstm_odyssey.models.fast_lstm import fast_available
-
     return "fast" if fast_available() else "reference"
 
 
-def run_forward_in_time(layer: torch.nn.Module, x: Tensor) -> Tensor:
-    """The layer's recurrence over (T, B, I) by the implementation that resolves for `x`."""
-    if resolve_implementation(layer.implementation, x.device, x.dtype) == "fast":
-        from lstm_odyssey.models.fast_lstm import run_fused
-
+def run_forward_in_time(layer: VariantParameters, requested: str, x: Tensor) -> Tensor:
+    """`layer`'s recurrence over (T, B, I), forward in time, by what `requested` resolves to for
+    `x`; the caller handles reversal, lengths and masking."""
+    if resolve_implementation(requested, x.device, x.dtype) == "fast":
         return run_fused(layer, x)
-    from lstm_odyssey.models.variants import run_reference
-
     return run_reference(layer, x)

@@ -1,7 +1,7 @@
 """Networks used in the experiments: stacked (bi)directional variant LSTMs + a linear read-out.
 
 Every task in the paper uses the same shape of network: one or more levels of
-:class:`~lstm_odyssey.models.variants.VariantLSTM` layers (bidirectional: a forward
+:class:`~lstm_odyssey.models.layer.VariantLSTM` layers (bidirectional: a forward
 and a reverse layer per level, outputs concatenated and fed to the next level),
 then a linear layer giving per-step logits. Losses (softmax, sigmoid) live in
 training, so ``forward`` returns raw logits.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lstm_odyssey.models.variants import VariantLSTM, VariantSpec, get_variant, parameter_count
+from lstm_odyssey.models.layer import VariantLSTM
+from lstm_odyssey.models.variants import VariantSpec, get_variant, parameter_count
 
 
 def network_parameter_count(

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from rapidfuzz.distance import Levenshtein
 
-from lstm_odyssey.tasks import TaskKind
-from lstm_odyssey.training.conventions import LOSS_CONVENTION
+from lstm_odyssey.conventions import LOSS_CONVENTION
+from lstm_odyssey.tasks import CTC, FRAMEWISE, NEXT_STEP, TaskKind
 
 __all__ = ["LOSS_CONVENTION", "Batch", "Objective", "objective_of"]
 
@@ -139,13 +139,13 @@ class CtcObjective(Objective):
         return 100.0 * float(errors), float(total)
 
 
-OBJECTIVES: dict[str, type[Objective]] = {
-    "next_step": NextStepObjective,
-    "framewise": FramewiseObjective,
-    "ctc": CtcObjective,
+OBJECTIVES: dict[TaskKind, type[Objective]] = {
+    NEXT_STEP: NextStepObjective,
+    FRAMEWISE: FramewiseObjective,
+    CTC: CtcObjective,
 }
 
 
 def objective_of(kind: TaskKind) -> Objective:
-    """The objective of a task kind (use `TaskKind.objective()`)."""
-    return OBJECTIVES[kind.name]()
+    """The training loss and evaluation metric of a task kind."""
+    return OBJECTIVES[kind]()

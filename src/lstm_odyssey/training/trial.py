@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
@@ -24,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstm_odyssey.config_schema import schema_default, search_dimension_names
+from lstm_odyssey.config_schema import search_dimension_names
+from lstm_odyssey.conventions import LOSS_CONVENTION
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.models.fast_lstm import kernel_isa
@@ -32,49 +32,26 @@ from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.provenance import runtime_provenance
 from lstm_odyssey.tasks import TaskKind, task_kind
-from lstm_odyssey.training.batching import SequenceExample, evaluation_batches, split_examples
+from lstm_odyssey.training.batching import (
+    SequenceExample,
+    evaluation_batches,
+    make_batch,
+    split_examples,
+)
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
-from lstm_odyssey.training.conventions import LOSS_CONVENTION, RESULT_NEUTRAL_SETTINGS
 from lstm_odyssey.training.early_stopping import EarlyStopping
-from lstm_odyssey.training.objectives import Batch, Objective
+from lstm_odyssey.training.objectives import Batch, Objective, objective_of
 from lstm_odyssey.training.optim import clip_gradients, make_optimizer
 from lstm_odyssey.trial_record import RECORD_VERSION, record_problems
+from lstm_odyssey.trial_spec import TrialAddress, TrialSettings, trial_key
+
+__all__ = ["TrialAddress", "TrialSettings", "evaluate", "resolve_device", "run_trial", "trial_key"]
 
 log = logging.getLogger(__name__)
 
 KNOWN_HYPERPARAMETERS = search_dimension_names()
 # The paper searched these two booleans on TIMIT only; unsearched, a trial uses these.
 OPTIONAL_HYPERPARAMETER_DEFAULTS = {"nesterov": True, "gradient_clipping": False}
-
-
-@dataclass(frozen=True)
-class TrialSettings:
-    """Everything about a trial that is not searched over (per task, from the config).
-
-    The defaults are the config schema's (`config_schema`), the one place they are stated.
-    """
-
-    max_epochs: int
-    patience: int
-    bidirectional: bool = schema_default("$defs", "network", "bidirectional")
-    layers: int = schema_default("$defs", "network", "layers")
-    init_std: float = schema_default("$defs", "training", "init_std")
-    eval_batch_size: int = schema_default("$defs", "training", "eval_batch_size")
-    implementation: str = schema_default("implementation")
-    device: str = schema_default("device")
-    # Not configurable: recorded so results trained under another convention are never mixed.
-    loss_convention: str = LOSS_CONVENTION
-
-
-@dataclass(frozen=True)
-class TrialAddress:
-    """Where a trial sits in the study: (task, variant, index) plus the study seed."""
-
-    task: str
-    variant: str
-    index: int
-    study_seed: int
-    seed: int
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -100,23 +77,6 @@ def evaluate(
             numerator += part
             denominator += count
     return numerator / denominator if denominator else math.nan
-
-
-def _training_batch(example: SequenceExample, inputs: torch.Tensor, kind: TaskKind) -> Batch:
-    """A batch of one sequence (online SGD), inputs already noised and on the device."""
-    lengths = torch.tensor([inputs.shape[0]])
-    if kind.label_sequences:
-        return Batch(inputs[:, None], lengths, [example.targets.to(inputs.device)])
-    return Batch(inputs[:, None], lengths, example.targets.to(inputs.device)[:, None])
-
-
-def trial_key(
-    address: TrialAddress, hyperparameters: dict[str, Any], settings: TrialSettings, data_hash: str
-) -> str:
-    """What identifies a trial's result: address, hyperparameters, settings and data content."""
-    identity = {k: v for k, v in asdict(settings).items() if k not in RESULT_NEUTRAL_SETTINGS}
-    text = json.dumps([asdict(address), hyperparameters, identity, data_hash], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _cached_record(record_cache: Path, key: str) -> dict[str, Any] | None:
@@ -170,7 +130,9 @@ def load_trial_data(
         ]
         for split in ("valid", "test")
     )
-    return TrialData(kind, kind.objective(), prepared.metadata, train, valid_batches, test_batches)
+    return TrialData(
+        kind, objective_of(kind), prepared.metadata, train, valid_batches, test_batches
+    )
 
 
 @dataclass
@@ -267,7 +229,7 @@ def train_one_epoch(
         if input_noise > 0.0:
             noise = torch.randn(inputs.shape, generator=state.noise_generator).to(device)
             inputs = inputs + input_noise * noise
-        batch = _training_batch(example, inputs, data.kind)
+        batch = make_batch([SequenceExample(inputs, example.targets)], data.kind)
         loss = data.objective.loss(state.model(batch.inputs), batch)
         if not torch.isfinite(loss):
             return False, math.nan
@@ -330,6 +292,157 @@ def trial_record(
     return record
 
 
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Where a running trial saves its state, and how often (at most every `interval_s`)."""
+
+    path: Path | None
+    key: str
+    interval_s: float = 0.0
+
+
+def _check_request(hyperparameters: dict[str, Any], settings: TrialSettings) -> None:
+    unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {unknown}; known: {KNOWN_HYPERPARAMETERS}")
+    if settings.loss_convention != LOSS_CONVENTION:
+        raise ValueError(
+            f"loss convention {settings.loss_convention!r} is not supported; this version "
+            f"trains with {LOSS_CONVENTION!r}"
+        )
+
+
+def restore_from_cache(
+    record_cache: str | os.PathLike | None,
+    key: str,
+    address: TrialAddress,
+    result_path: str | os.PathLike,
+) -> dict[str, Any] | None:
+    """The trial's finished record from the cache, written to `result_path`; None if absent."""
+    if record_cache is None:
+        return None
+    cached = _cached_record(Path(record_cache), key)
+    if cached is not None:
+        log.info(
+            "%s restored from %s (delete that file to retrain)",
+            address,
+            Path(record_cache) / f"{key}.json",
+        )
+        atomic_write_json(result_path, cached)
+    return cached
+
+
+def resume_from_checkpoint(
+    state: TrainingState, checkpoint: CheckpointPolicy, address: TrialAddress
+) -> None:
+    """Continue where a killed run of the same trial (same key) saved its state, if it did."""
+    if checkpoint.path is None:
+        return
+    saved = load_checkpoint(checkpoint.path, checkpoint.key)
+    if saved is not None:
+        state.restore(saved)
+        log.info("resuming %s from checkpoint after epoch %d", address, len(state.epochs))
+
+
+def train_until_stopped(
+    state: TrainingState,
+    data: TrialData,
+    address: TrialAddress,
+    hyperparameters: dict[str, Any],
+    settings: TrialSettings,
+    device: torch.device,
+    checkpoint: CheckpointPolicy,
+) -> str:
+    """Epochs of online SGD until early stopping, `max_epochs` or divergence: the status."""
+    last_checkpoint = time.monotonic()
+    for epoch in range(len(state.epochs) + 1, settings.max_epochs + 1):
+        if state.stopper.should_stop:
+            break
+        epoch_start = time.perf_counter()
+        finite, train_loss = train_one_epoch(state, data, hyperparameters, device)
+        valid_metric = (
+            evaluate(state.model, data.valid_batches, data.objective, device) if finite else None
+        )
+        if valid_metric is None or not math.isfinite(valid_metric):
+            log.warning("%s diverged in epoch %d", address, epoch)
+            return "diverged"
+        seconds = time.perf_counter() - epoch_start
+        state.epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "valid_metric": valid_metric,
+                "seconds": seconds,
+            }
+        )
+        if state.stopper.update(epoch, valid_metric):
+            state.best_state = copy.deepcopy(state.model.state_dict())
+        log.info(
+            "%s epoch %d/%d: train loss %.4f, valid %s %.4f (best %.4f, epoch %d) (%.1f s)",
+            address,
+            epoch,
+            settings.max_epochs,
+            train_loss,
+            data.kind.metric_name,
+            valid_metric,
+            state.stopper.best_valid_metric,
+            state.stopper.best_valid_epoch,
+            seconds,
+        )
+        if (
+            checkpoint.path is not None
+            and time.monotonic() - last_checkpoint >= checkpoint.interval_s
+        ):
+            last_checkpoint = time.monotonic()
+            save_checkpoint(checkpoint.path, state.checkpoint(checkpoint.key))
+    return "ok"
+
+
+def evaluate_best_on_test(
+    state: TrainingState, data: TrialData, device: torch.device
+) -> float | None:
+    """The test metric of the weights of the best validation epoch (None if there is none)."""
+    if state.best_state is None:
+        return None
+    state.model.load_state_dict(state.best_state)
+    return evaluate(state.model, data.test_batches, data.objective, device)
+
+
+def trial_provenance(
+    threads: int,
+    device: torch.device,
+    implementation: str,
+    data: TrialData,
+    started: dt.datetime,
+) -> dict[str, Any]:
+    """Where, on what and with which code path the trial ran."""
+    return {
+        **runtime_provenance(),
+        "threads": threads,
+        "device": str(device),
+        "implementation": implementation,
+        "kernel_isa": kernel_isa() if implementation == "fast" else None,
+        "data_hash": data.content_hash,
+        "data_source": data.metadata.get("source"),
+        "started": started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+    }
+
+
+def write_record(
+    record: dict[str, Any],
+    result_path: str | os.PathLike,
+    record_cache: str | os.PathLike | None,
+    checkpoint: CheckpointPolicy,
+) -> None:
+    """The record into the cache, then into place; the checkpoint goes once both are written."""
+    if record_cache is not None:  # first the cache: a kill in between loses nothing
+        atomic_write_json(Path(record_cache) / f"{record['trial_key']}.json", record)
+    atomic_write_json(result_path, record)
+    if checkpoint.path is not None:
+        Path(checkpoint.path).unlink(missing_ok=True)
+
+
 def run_trial(
     data_path: str | os.PathLike,
     result_path: str | os.PathLike,
@@ -352,96 +465,29 @@ def run_trial(
     result file deleted by hand or by Snakemake (e.g. when the prepared data was rebuilt with the
     same content) never costs its training again.
     """
-    unknown = sorted(set(hyperparameters) - set(KNOWN_HYPERPARAMETERS))
-    if unknown:
-        raise ValueError(f"unknown hyperparameters {unknown}; known: {KNOWN_HYPERPARAMETERS}")
-    if settings.loss_convention != LOSS_CONVENTION:
-        raise ValueError(
-            f"loss convention {settings.loss_convention!r} is not supported; this version "
-            f"trains with {LOSS_CONVENTION!r}"
-        )
+    _check_request(hyperparameters, settings)
     torch.set_num_threads(threads)
     started = dt.datetime.now(dt.UTC)
     device = resolve_device(settings.device)
     data = load_trial_data(data_path, settings, device)
     key = trial_key(address, hyperparameters, settings, data.content_hash)
-    if record_cache is not None:
-        cached = _cached_record(Path(record_cache), key)
-        if cached is not None:
-            log.info(
-                "%s restored from %s (delete that file to retrain)",
-                address,
-                Path(record_cache) / f"{key}.json",
-            )
-            atomic_write_json(result_path, cached)
-            return cached
+    cached = restore_from_cache(record_cache, key, address, result_path)
+    if cached is not None:
+        return cached
 
     state = initial_state(address, hyperparameters, settings, data, device)
     # The forward pass asks the same function, so the record names what really ran; asking it
     # now also builds the kernel before epoch 1, so a first build never counts as training time.
     implementation = resolve_implementation(settings.implementation, device, torch.float32)
-    if checkpoint_path is not None:
-        checkpoint = load_checkpoint(checkpoint_path, key)
-        if checkpoint is not None:
-            state.restore(checkpoint)
-            log.info("resuming %s from checkpoint after epoch %d", address, len(state.epochs))
-
-    status = "ok"
-    last_checkpoint = time.monotonic()
-    for epoch in range(len(state.epochs) + 1, settings.max_epochs + 1):
-        if state.stopper.should_stop:
-            break
-        epoch_start = time.perf_counter()
-        finite, train_loss = train_one_epoch(state, data, hyperparameters, device)
-        valid_metric = (
-            evaluate(state.model, data.valid_batches, data.objective, device) if finite else None
-        )
-        if valid_metric is None or not math.isfinite(valid_metric):
-            status = "diverged"
-            log.warning("%s diverged in epoch %d", address, epoch)
-            break
-        seconds = time.perf_counter() - epoch_start
-        state.epochs.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "valid_metric": valid_metric,
-                "seconds": seconds,
-            }
-        )
-        if state.stopper.update(epoch, valid_metric):
-            state.best_state = copy.deepcopy(state.model.state_dict())
-        log.info(
-            "epoch %d: train loss %.4f, valid %s %.4f (%.1f s)%s",
-            epoch,
-            train_loss,
-            data.kind.metric_name,
-            valid_metric,
-            seconds,
-            " *" if state.stopper.best_valid_epoch == epoch else "",
-        )
-        if (
-            checkpoint_path is not None
-            and time.monotonic() - last_checkpoint >= checkpoint_interval_s
-        ):
-            last_checkpoint = time.monotonic()
-            save_checkpoint(checkpoint_path, state.checkpoint(key))
-
-    test_metric = None
-    if state.best_state is not None:
-        state.model.load_state_dict(state.best_state)
-        test_metric = evaluate(state.model, data.test_batches, data.objective, device)
-    provenance = {
-        **runtime_provenance(),
-        "threads": threads,
-        "device": str(device),
-        "implementation": implementation,
-        "kernel_isa": kernel_isa() if implementation == "fast" else None,
-        "data_hash": data.content_hash,
-        "data_source": data.metadata.get("source"),
-        "started": started.isoformat(),
-        "finished": dt.datetime.now(dt.UTC).isoformat(),
-    }
+    checkpoint = CheckpointPolicy(
+        None if checkpoint_path is None else Path(checkpoint_path), key, checkpoint_interval_s
+    )
+    resume_from_checkpoint(state, checkpoint, address)
+    log.info("%s starts: %s", address, json.dumps(hyperparameters, sort_keys=True))
+    status = train_until_stopped(
+        state, data, address, hyperparameters, settings, device, checkpoint
+    )
+    test_metric = evaluate_best_on_test(state, data, device)
     record = trial_record(
         address,
         hyperparameters,
@@ -451,11 +497,17 @@ def run_trial(
         key=key,
         status=status,
         test_metric=test_metric,
-        provenance=provenance,
+        provenance=trial_provenance(threads, device, implementation, data, started),
     )
-    if record_cache is not None:  # first the cache: a kill in between loses nothing
-        atomic_write_json(Path(record_cache) / f"{key}.json", record)
-    atomic_write_json(result_path, record)
-    if checkpoint_path is not None:
-        Path(checkpoint_path).unlink(missing_ok=True)
+    log.info(
+        "%s ends (%s) after %d epochs: best valid %s %s at epoch %s, test %s",
+        address,
+        record["stop_reason"],
+        len(state.epochs),
+        data.kind.metric_name,
+        record["best_valid_metric"],
+        record["best_valid_epoch"],
+        test_metric,
+    )
+    write_record(record, result_path, record_cache, checkpoint)
     return record

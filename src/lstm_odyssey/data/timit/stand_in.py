@@ -39,21 +39,20 @@ from typing import Any
 
 import numpy as np
 
-from lstm_odyssey.data.espeak import Synthesizer, Utterance, Voice, require_library
-from lstm_odyssey.data.sphere import write_sphere
-from lstm_odyssey.data.timit import (
+from lstm_odyssey.data.proverbs import PROVERBS_RESOURCE, proverbs
+from lstm_odyssey.data.timit import STAND_IN, STAND_IN_MARKER
+from lstm_odyssey.data.timit.corpus import (
     PHONE_INDEX,
     SAMPLE_RATE,
-    SOURCE_SYNTHETIC,
-    SYNTHETIC_MARKER,
     core_test_dialect_regions,
     development_speakers,
     speaker_lists,
 )
+from lstm_odyssey.data.timit.espeak import Synthesizer, Utterance, Voice, require_library
+from lstm_odyssey.data.timit.sphere import write_sphere
 from lstm_odyssey.io import atomic_directory
 
 PHONE_MAP_RESOURCE = "espeak_timit_phones.json"
-TEXT_RESOURCE = "proverbs.json"
 LANGUAGE = "en-us"
 VOICE_VARIANTS = {
     "f": ("f1", "f2", "f3", "f4", "f5"),
@@ -77,7 +76,11 @@ class UnmappedPhoneError(ValueError):
 @cache
 def espeak_phone_map() -> dict[str, tuple[tuple[str, float], ...]]:
     """eSpeak mnemonic -> TIMIT phones with their share of its duration (empty: continue)."""
-    text = resources.files("lstm_odyssey.data.resources").joinpath(PHONE_MAP_RESOURCE).read_text()
+    text = (
+        resources.files("lstm_odyssey.data.timit")
+        .joinpath("resources", PHONE_MAP_RESOURCE)
+        .read_text()
+    )
     table = json.loads(text)["map"]
     mapped: dict[str, tuple[tuple[str, float], ...]] = {}
     for mnemonic, parts in table.items():
@@ -90,10 +93,8 @@ def espeak_phone_map() -> dict[str, tuple[tuple[str, float], ...]]:
     return mapped
 
 
-@cache
 def sentences() -> tuple[str, ...]:
-    text = resources.files("lstm_odyssey.data.resources").joinpath(TEXT_RESOURCE).read_text()
-    return tuple(json.loads(text)["lines"])
+    return proverbs()
 
 
 def timit_segments(utterance: Utterance) -> list[tuple[int, int, str]]:
@@ -363,15 +364,15 @@ def generate_synthetic_timit(
         # same seed then gives the same bytes, whoever calls.
         summary = _write_corpus_in_fresh_process(building, settings)
         marker: dict[str, Any] = {
-            "source": SOURCE_SYNTHETIC,
+            "source": STAND_IN,
             "generator": __name__,
             "settings": asdict(settings),
             "speech": f"eSpeak NG (libespeak-ng), {LANGUAGE} with variants, resampled to 16 kHz",
             "phone_map": f"resources/{PHONE_MAP_RESOURCE}",
-            "text": f"traditional English proverbs (public domain), resources/{TEXT_RESOURCE}",
+            "text": f"traditional English proverbs (public domain), {PROVERBS_RESOURCE}",
             **summary,
         }
-        (building / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        (building / STAND_IN_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return Path(out_dir)
 
 

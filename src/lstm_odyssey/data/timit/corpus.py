@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,22 +45,24 @@ from typing import Any
 import numpy as np
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.features import (
+from lstm_odyssey.data.store import SPLIT_NAMES, PreparedData, SplitData, write_prepared
+from lstm_odyssey.data.timit import KIND, SOURCE_REAL, STAND_IN, STAND_IN_MARKER
+from lstm_odyssey.data.timit.features import (
     TIMIT_FEATURES,
     feature_names,
     frame_labels,
     mfcc_features,
     n_frames,
 )
-from lstm_odyssey.data.sphere import read_audio, sphere_coding
-from lstm_odyssey.data.store import SPLIT_NAMES, PreparedData, SplitData, write_prepared
+from lstm_odyssey.data.timit.layout import (
+    DIALECT_FOLDER,
+    SPEAKER_FOLDER,
+    SPLIT_FOLDER,
+    UTTERANCE_FILE,
+)
+from lstm_odyssey.data.timit.sphere import read_audio, sphere_coding
 
 logger = logging.getLogger(__name__)
-
-SOURCE_REAL = "timit"
-SOURCE_SYNTHETIC = "synthetic-timit"
-SYNTHETIC_MARKER = "synthetic-timit.json"
-"""Written by the stand-in generator at the corpus root; its presence makes the source synthetic."""
 
 SPEAKERS_RESOURCE = "timit_speakers.json"
 
@@ -79,10 +80,6 @@ PAPER_SPLIT_UTTERANCES = {"train": 3696, "valid": 400, "test": 192}
 """Utterances per split of the standard split on the complete corpus."""
 
 SAMPLE_RATE = 16000
-_SPLIT_FOLDER = re.compile(r"^(train|test)$", re.IGNORECASE)
-_DIALECT_FOLDER = re.compile(r"^dr[1-8]$", re.IGNORECASE)
-_SPEAKER_FOLDER = re.compile(r"^[mf][a-z]{3}[0-9]$", re.IGNORECASE)
-_UTTERANCE_FILE = re.compile(r"^(s[aix]\d+)\.(wav\.wav|wav|phn|wrd|txt)$", re.IGNORECASE)
 
 
 @dataclass
@@ -118,7 +115,11 @@ class UtteranceFiles:
 
 @cache
 def _speaker_resource() -> dict[str, Any]:
-    text = resources.files("lstm_odyssey.data.resources").joinpath(SPEAKERS_RESOURCE).read_text()
+    text = (
+        resources.files("lstm_odyssey.data.timit")
+        .joinpath("resources", SPEAKERS_RESOURCE)
+        .read_text()
+    )
     return json.loads(text)
 
 
@@ -153,13 +154,13 @@ def discover_utterances(root: str | os.PathLike[str]) -> list[UtteranceFiles]:
             continue
         split, region, speaker = path.parts[-3:]
         if not (
-            _SPLIT_FOLDER.match(split)
-            and _DIALECT_FOLDER.match(region)
-            and _SPEAKER_FOLDER.match(speaker)
+            SPLIT_FOLDER.match(split)
+            and DIALECT_FOLDER.match(region)
+            and SPEAKER_FOLDER.match(speaker)
         ):
             continue
         for name in sorted(names):
-            match = _UTTERANCE_FILE.match(name)
+            match = UTTERANCE_FILE.match(name)
             if match is None:
                 continue
             utterance, extension = match.group(1).lower(), match.group(2).lower()
@@ -355,7 +356,7 @@ def extract_features(utterances: Sequence[UtteranceFiles], workers: int) -> list
 
 
 def corpus_source(root: str | os.PathLike[str]) -> str:
-    return SOURCE_SYNTHETIC if (Path(root) / SYNTHETIC_MARKER).exists() else SOURCE_REAL
+    return STAND_IN if (Path(root) / STAND_IN_MARKER).exists() else SOURCE_REAL
 
 
 def prepare_timit(
@@ -416,7 +417,7 @@ def prepare_timit(
             ),
         )
     metadata: dict[str, Any] = {
-        "task_kind": "framewise",
+        "task_kind": KIND.name,
         "source": source,
         "input_size": TIMIT_FEATURES.n_features,
         "n_classes": len(TIMIT_PHONES),
@@ -431,3 +432,14 @@ def prepare_timit(
         "paper_split_utterances": json.dumps(PAPER_SPLIT_UTTERANCES),
     }
     return write_prepared(out_path, PreparedData(splits=splits, metadata=metadata))
+
+
+def prepare_task_data(
+    data: Mapping[str, Any], corpus: Path | None, out_path: str | os.PathLike[str], workers: int
+) -> PreparedData:
+    """The registry's preparer: the corpus folder (LDC copy or stand-in) -> `out_path`."""
+    if corpus is None:
+        raise CorpusError(
+            "tasks.timit.data.path", "no corpus given (set path, or source: synthetic)"
+        )
+    return prepare_timit(corpus, out_path, workers=workers)

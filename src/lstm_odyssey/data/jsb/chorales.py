@@ -31,6 +31,7 @@ import numpy as np
 
 from lstm_odyssey.data.download import fetch, file_sha256
 from lstm_odyssey.data.errors import CorpusError
+from lstm_odyssey.data.jsb import KIND, SOURCES
 from lstm_odyssey.data.store import SPLIT_NAMES, PreparedData, SplitData, write_prepared
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ N_KEYS = HIGHEST_PITCH - LOWEST_PITCH + 1
 PAPER_SPLIT_SIZES = {"train": 229, "valid": 76, "test": 77}
 # music21 chorales with fewer quarter-note steps than this are skipped as fragments.
 MIN_CHORALE_STEPS = 4
-SOURCES = ("music21", "boulanger")
 
 Step = frozenset[int]
 Chorale = list[Step]
@@ -79,7 +79,7 @@ def chorales_to_prepared(
 ) -> PreparedData:
     """The prepared-data form of JSB: next_step task on 88 keys, no input normalisation."""
     metadata: dict[str, Any] = {
-        "task_kind": "next_step",
+        "task_kind": KIND.name,
         "source": source,
         "input_size": N_KEYS,
         "n_classes": N_KEYS,
@@ -374,3 +374,12 @@ def prepare_jsb(
     else:
         raise ValueError(f"unknown JSB source {source!r}; expected one of {SOURCES}")
     return write_prepared(out_path, chorales_to_prepared(splits, source, provenance))
+
+
+def prepare_task_data(
+    data: Mapping[str, Any], corpus: Path | None, out_path: str | os.PathLike[str], workers: int
+) -> PreparedData:
+    """The registry's preparer: the task's `data:` section -> `out_path` (`corpus` unused: the
+    Boulanger file is `data.path` or its download, music21's chorales ship with music21)."""
+    options = {key: value for key, value in data.items() if key != "source"}
+    return prepare_jsb(data["source"], out_path, **options)

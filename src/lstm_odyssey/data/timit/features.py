@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -206,3 +207,8 @@ def frame_labels(
         )
         labels[uncovered] = classes[np.argmin(distance, axis=1)]
     return labels, int(uncovered.size)
+
+
+def preparation_recipe() -> dict[str, Any]:
+    """What preparation does to TIMIT's audio, as data (the registry's rerun trigger)."""
+    return {"features": TIMIT_FEATURES.describe()}
