@@ -13,7 +13,7 @@ STUDY_CONFIG := $(or $(CONFIG),config/config.yaml)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: status run test lint report clean-results
+.PHONY: status watch interim run test lint report clean-results
 
 # Debian packages the offline stand-in corpora are made from (TIMIT: espeak-ng's speech;
 # IAM-OnDB: the Hershey vector fonts). Installed when missing and apt-get can (root); otherwise
@@ -44,15 +44,27 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks workflow/scripts
 	$(BIN)/ruff format --check src tests benchmarks workflow/scripts
+	$(BIN)/lint-imports
 	$(BIN)/snakemake --lint
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) \
 	  --report $$($(BIN)/lstm-odyssey study-directory --config $(STUDY_CONFIG))/report.html
 
-# Where a running (or finished) study stands; reads only its results folder. CONFIG=... as above.
+# Where a running (or finished) study stands; reads only its results folder and job logs.
+# CONFIG=... as above; STATUS_ARGS="--jobs 100" sets the parallel jobs the ETA assumes.
+STATUS_ARGS ?=
 status: $(STAMP)
-	$(BIN)/lstm-odyssey status --config $(STUDY_CONFIG)
+	$(BIN)/lstm-odyssey status --config $(STUDY_CONFIG) $(STATUS_ARGS)
+
+# The same table, redrawn every 10 s until Ctrl-C.
+watch: $(STAMP)
+	$(BIN)/lstm-odyssey status --config $(STUDY_CONFIG) --watch $(STATUS_ARGS)
+
+# Tables, figures and a report from the trials finished so far, into results/<study>/interim/;
+# runs beside a running `make run` (it shares no file with it).
+interim: $(STAMP)
+	$(BIN)/snakemake interim --cores 1 $(CONFIG_ARGS)
 
 clean-results:
 	rm -rf results logs

@@ -25,12 +25,9 @@ from pathlib import Path
 
 from machine import machine_line
 
-from lstm_odyssey.data.iamondb import (
-    COUNT_NAMES,
-    PAPER_SPLIT_LINES,
-    CorpusParts,
-    prepare_iam_ondb,
-)
+from lstm_odyssey.data.iam_ondb.pairing import COUNT_NAMES, PAPER_SPLIT_LINES
+from lstm_odyssey.data.iam_ondb.prepare import prepare_iam_ondb
+from lstm_odyssey.data.iam_ondb.strokes import CorpusParts
 from lstm_odyssey.data.store import SPLIT_NAMES
 
 

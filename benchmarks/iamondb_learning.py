@@ -13,13 +13,14 @@ Representations (`tasks.iam_ondb.data.offsets`):
 
 Fixed trial (the one the issue measured): vanilla, H = 100, bidirectional, learning rate 3e-3,
 momentum 0.9, no input noise, weights from N(0, 0.1), one seed for both. Subsets (the same lines
-for both representations, drawn with the seed) keep it to minutes on a laptop core; the full
-split is about 70 s per training epoch on one AVX-512 core.
+for both representations, drawn with the seed) keep it to minutes on a laptop core; the whole
+splits take about 90 s per epoch and representation (training and validation) on one AVX-512
+core, so `--minutes 36` fits 13 epochs of both.
 
     python benchmarks/iamondb_learning.py /path/to/iam-ondb
     python benchmarks/iamondb_learning.py PATH --epochs 6 --train-lines 1000 --valid-lines 400
     python benchmarks/iamondb_learning.py PATH --epochs 15 --train-lines 0 --valid-lines 0 \
-        --test-lines 0 --minutes 35        # the whole splits, as many epochs as fit
+        --test-lines 0 --minutes 36        # the whole splits, as many epochs as fit
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from machine import machine_line
 
-from lstm_odyssey.data.iamondb import prepare_iam_ondb
+from lstm_odyssey.data.iam_ondb.prepare import prepare_iam_ondb
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.tasks import task_kind
 from lstm_odyssey.training.batching import evaluation_batches, split_examples
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'epoch':>5} | " + " | ".join(f"{run.name:>18}" for run in runs), flush=True)
     training_started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        last_epoch = sum(run.seconds[-1] for run in runs if run.seconds)
+        last_epoch = sum(run.seconds[-1] for run in runs if run.seconds and not run.diverged_in)
         if (
             args.minutes is not None
             and time.perf_counter() - training_started + last_epoch > 60 * args.minutes

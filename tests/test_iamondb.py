@@ -12,27 +12,22 @@ import numpy as np
 import pytest
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.data.iamondb import (
-    COUNT_NAMES,
+from lstm_odyssey.data.iam_ondb import SOURCE_REAL, STAND_IN, STAND_IN_MARKER
+from lstm_odyssey.data.iam_ondb.pairing import COUNT_NAMES, SplitReport, pair_lines, paper_split
+from lstm_odyssey.data.iam_ondb.pen_features import (
     OUTLIER_JUMP,
-    SOURCE_REAL,
-    SOURCE_SYNTHETIC,
-    SYNTHETIC_MARKER,
     LineInk,
-    SplitReport,
-    clean_text,
-    ctc_min_frames,
-    encode_text,
     monotone_time,
-    pair_lines,
-    paper_split,
     pen_features,
-    prepare_iam_ondb,
+    remove_outliers,
+)
+from lstm_odyssey.data.iam_ondb.prepare import ctc_min_frames, encode_text, prepare_iam_ondb
+from lstm_odyssey.data.iam_ondb.strokes import (
+    clean_text,
     read_split_list,
     read_stroke_file,
     read_stroke_xml,
     read_transcription,
-    remove_outliers,
 )
 from lstm_odyssey.data.store import read_prepared
 
@@ -585,9 +580,9 @@ def test_the_prepared_file_reads_back_with_its_counts(tmp_path):
 
 def test_the_stand_ins_marker_makes_the_source_synthetic(tmp_path):
     root = write_corpus(tmp_path / "c")
-    (root / SYNTHETIC_MARKER).write_text(json.dumps({"source": SOURCE_SYNTHETIC}))
+    (root / STAND_IN_MARKER).write_text(json.dumps({"source": STAND_IN}))
     prepared = prepare_iam_ondb(root, tmp_path / "iam.h5")
-    assert prepared.metadata["source"] == SOURCE_SYNTHETIC
+    assert prepared.metadata["source"] == STAND_IN
     assert "paper_split_lines" not in prepared.metadata
 
 

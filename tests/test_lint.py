@@ -27,3 +27,11 @@ def test_ruff_check_is_clean():
 def test_ruff_format_leaves_every_file_as_it_is():
     result = _ruff("format", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_imports_keep_the_layers_and_the_corpus_packages_apart():
+    """The import-linter contracts in pyproject.toml (ARCHITECTURE.md's layers)."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout

@@ -10,22 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstm_odyssey.data.hershey import HERSHEY_DIRECTORY, MissingFontError, load_font, parse_jhf
-from lstm_odyssey.data.iamondb import (
-    SOURCE_SYNTHETIC,
-    SYNTHETIC_MARKER,
-    ctc_min_frames,
-    paper_split,
-    prepare_iam_ondb,
-    read_split_list,
-    read_stroke_file,
-    read_transcription,
+from lstm_odyssey.data.iam_ondb import STAND_IN, STAND_IN_MARKER
+from lstm_odyssey.data.iam_ondb.hershey import (
+    HERSHEY_DIRECTORY,
+    MissingFontError,
+    load_font,
+    parse_jhf,
 )
-from lstm_odyssey.data.synthetic_iamondb import (
-    generate_synthetic_iamondb,
-    resample,
-    text_lines,
-)
+from lstm_odyssey.data.iam_ondb.pairing import paper_split
+from lstm_odyssey.data.iam_ondb.prepare import ctc_min_frames, prepare_iam_ondb
+from lstm_odyssey.data.iam_ondb.stand_in import generate_synthetic_iamondb, resample, text_lines
+from lstm_odyssey.data.iam_ondb.strokes import read_split_list, read_stroke_file, read_transcription
 
 FONTS_INSTALLED = (HERSHEY_DIRECTORY / "cursive.jhf").is_file() and (
     HERSHEY_DIRECTORY / "scripts.jhf"
@@ -125,14 +120,14 @@ def test_writers_are_disjoint_across_splits(corpus):
     assert writers["train"].isdisjoint(writers["test"])
     assert writers["valid"].isdisjoint(writers["test"])
     assert lists["testset_v.txt"] and lists["testset_t.txt"]  # validation writers alternate
-    marker = json.loads((corpus / SYNTHETIC_MARKER).read_text())
-    assert marker["source"] == SOURCE_SYNTHETIC
+    marker = json.loads((corpus / STAND_IN_MARKER).read_text())
+    assert marker["source"] == STAND_IN
     assert marker["lines"] == {"train": 12, "valid": 8, "test": 4}
 
 
 def test_the_real_reader_prepares_the_stand_in(corpus, tmp_path):
     prepared = prepare_iam_ondb(corpus, tmp_path / "iam.h5")
-    assert prepared.metadata["source"] == SOURCE_SYNTHETIC
+    assert prepared.metadata["source"] == STAND_IN
     assert prepared.split_sizes() == {"train": 12, "valid": 8, "test": 4}
     counts = json.loads(prepared.metadata["preparation_counts"])
     assert all(counts[name]["ctc_infeasible"] == 0 for name in counts)
@@ -179,7 +174,7 @@ def test_the_default_study_size_is_generated_and_prepared_in_seconds(tmp_path):
     )
     generated = time.perf_counter() - started
     prepared = prepare_iam_ondb(root, tmp_path / "iam.h5")
-    marker = json.loads((root / SYNTHETIC_MARKER).read_text())
+    marker = json.loads((root / STAND_IN_MARKER).read_text())
     assert prepared.split_sizes() == {"train": 120, "valid": 30, "test": 30}
     assert 100 <= marker["points_per_line"]["mean"] <= 600
     assert generated < 30

@@ -1,7 +1,9 @@
 """One trial: optimiser, early stopping, objectives, divergence, reproducibility, resume."""
 
 import json
+import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -315,6 +317,51 @@ def test_other_data_or_hyperparameters_miss_the_cache(tmp_path):
     )
     assert len({first["trial_key"], second["trial_key"], third["trial_key"]}) == 3
     assert len(list(cache.glob("*.json"))) == 3
+
+
+EPOCH_LINE = re.compile(
+    r"^jsb/V/0 epoch (\d)/2: train loss \d+\.\d{4} nats/frame, valid nll \d+\.\d{4} nats/step "
+    r"\(best \d+\.\d{4} nats/step at epoch [12]\), \d+\.\d s$"
+)
+
+
+def test_a_jobs_log_names_the_trial_its_epochs_metric_and_why_it_ended(tmp_path, caplog):
+    data = tiny_next_step_data(tmp_path / "data.h5")
+    cache = tmp_path / "cache"
+    settings = TrialSettings(max_epochs=2, patience=5, implementation="reference")
+    with caplog.at_level(logging.INFO, logger="lstm_odyssey"):
+        record = run_trial(
+            data, tmp_path / "a.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache
+        )
+    start, *epochs, end = caplog.messages
+    assert start == (
+        "jsb/V/0 starts: gradient_clipping=False, hidden_size=5, input_noise=0.1, "
+        "learning_rate=0.01, momentum=0.9, nesterov=True "
+        "(at most 2 epochs, patience 5, reference on cpu)"
+    )
+    assert [EPOCH_LINE.match(line).group(1) for line in epochs] == ["1", "2"], epochs
+    best = f"{record['best_valid_metric']:.4f} nats/step at epoch {record['best_valid_epoch']}"
+    assert end == (
+        f"jsb/V/0 ends: max epochs reached after 2 epochs; best valid nll {best}, "
+        f"test {record['test_metric']:.4f} nats/step"
+    )
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lstm_odyssey"):
+        run_trial(data, tmp_path / "b.json", ADDRESS, HYPERPARAMETERS, settings, record_cache=cache)
+    (restored,) = caplog.messages
+    assert restored.startswith(f"jsb/V/0 ends: restored from {cache / record['trial_key']}.json")
+    assert f"it had ended: max epochs reached) after 2 epochs; best valid nll {best}" in restored
+
+    caplog.clear()
+    wild = dict(HYPERPARAMETERS, learning_rate=1e38, momentum=0.0)
+    with caplog.at_level(logging.INFO, logger="lstm_odyssey"):
+        run_trial(data, tmp_path / "d.json", ADDRESS, wild, settings)
+    assert caplog.messages[-2:] == [
+        "jsb/V/0 epoch 1/2: diverged",
+        "jsb/V/0 ends: diverged in epoch 1 (a non-finite loss or metric) after 0 epochs; "
+        "best valid nll - at epoch -, test -",
+    ]
 
 
 def test_classical_momentum_against_a_hand_written_loop():

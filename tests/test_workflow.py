@@ -111,8 +111,7 @@ def _single_task_config(task: str, data: dict, trials: int = 2, epochs: int = 2)
 
 @pytest.mark.slow
 def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
-    pytest.importorskip("lstm_odyssey.data.synthetic_iamondb")
-    from lstm_odyssey.data.hershey import HERSHEY_DIRECTORY
+    from lstm_odyssey.data.iam_ondb.hershey import HERSHEY_DIRECTORY
 
     if not Path(HERSHEY_DIRECTORY).is_dir():
         pytest.skip(f"{HERSHEY_DIRECTORY} missing: apt-get install hershey-fonts-data")

@@ -40,6 +40,13 @@ def _config_argument(parser: argparse.ArgumentParser, default: str | None) -> No
     )
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-odyssey", description=__doc__)
     _config_argument(parser, DEFAULT_CONFIG)
@@ -62,9 +69,36 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="processes extracting features (default 1)"
     )
 
-    status = command("status", "done / running / diverged / missing trials, best metric, CPU-hours")
+    status = command(
+        "status",
+        "done / running / stale / diverged / failed / missing trials, best metric, CPU-hours, ETA",
+    )
     status.add_argument(
         "--results", help="the study's results folder (default: results/<study_name>)"
+    )
+    status.add_argument(
+        "--jobs",
+        type=_positive_int,
+        help="trials run at once, for the ETA (default: this machine's cores / threads_per_trial)",
+    )
+    status.add_argument(
+        "--stale-after",
+        type=float,
+        metavar="SECONDS",
+        help="a trial whose checkpoint and log nobody wrote for this long is stale (default: "
+        "twice the task's longest measured epoch, an hour before any is measured)",
+    )
+    status.add_argument(
+        "--watch", action="store_true", help="redraw the table every --interval seconds"
+    )
+    status.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between redraws (default 10)"
+    )
+    status.add_argument(
+        "--max-refreshes",
+        type=_positive_int,
+        metavar="N",
+        help="with --watch: stop after N drawings (default: until Ctrl-C)",
     )
 
     train = command("train", "train one trial and write its JSON record")
@@ -94,6 +128,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _status(args: argparse.Namespace, config: dict, directory: str) -> int:
+    """The status table once, or redrawn (`--watch`) until Ctrl-C or `--max-refreshes`."""
+    from rich.console import Console
+
+    from lstm_odyssey.analysis.status import (
+        format_status,
+        status_renderable,
+        study_status,
+        watch_status,
+    )
+
+    def cells() -> list:
+        return study_status(config, directory, stale_after=args.stale_after)
+
+    if not args.watch:
+        print(format_status(cells(), config, args.jobs))
+        return 0
+    watch_status(
+        lambda: status_renderable(cells(), config, args.jobs),
+        Console(width=None if sys.stdout.isatty() else 120),  # a pipe or file: as `status` prints
+        interval=args.interval,
+        refreshes=args.max_refreshes,
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -105,10 +165,7 @@ def _run(args: argparse.Namespace) -> int:
         print(paths.directory)
         return 0
     if args.command == "status":
-        from lstm_odyssey.analysis.status import format_status, study_status
-
-        print(format_status(study_status(config, args.results or paths.directory), config))
-        return 0
+        return _status(args, config, args.results or paths.directory)
     task = args.task
     if task not in config["tasks"]:
         print(

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FAILURE_MESSAGE = "job failed"
+"""What a failed job logs (at ERROR, its traceback below); `status` reads it to tell a failure."""
 
 
 class JobFailed(SystemExit):
@@ -46,7 +48,7 @@ def job_logging(log_path: str | os.PathLike | None, level: int = logging.INFO) -
         raise
     except BaseException as error:
         root.removeHandler(terminal)  # the traceback goes to the log file only
-        logging.getLogger("lstm_odyssey").exception("job failed")
+        logging.getLogger("lstm_odyssey").exception(FAILURE_MESSAGE)
         where = f" (traceback in {log_path})" if log_path is not None else ""
         print(f"error: {error}{where}", file=sys.stderr)
         if file_handler is None:  # nowhere else to keep it

@@ -50,9 +50,11 @@ class StudyPaths:
 
     @classmethod
     def at(cls, directory: str | os.PathLike[str]) -> StudyPaths:
-        """The paths of the study whose results folder is `directory`."""
+        """The paths of the study whose results folder is `directory`; its logs in the `logs/`
+        beside the results root (`results/<study>` -> `logs/<study>`, as the workflow runs)."""
         directory = Path(directory)
-        return cls(directory.name, results_root=str(directory.parent))
+        logs_root = directory.parent.parent / LOGS_ROOT
+        return cls(directory.name, results_root=str(directory.parent), logs_root=str(logs_root))
 
     @property
     def directory(self) -> str:
@@ -94,6 +96,32 @@ class StudyPaths:
     def log(self, step: str, name: str) -> str:
         """One job's log: `logs/<study>/<step>/<name>.log`."""
         return f"{self.logs_root}/{self.name}/{step}/{name}.log"
+
+    def trial_log(
+        self, task: str = "{task}", variant: str = "{variant}", index: int | str = "{index}"
+    ) -> str:
+        """A training job's log: a line per epoch, its start and its end (`status` reads it)."""
+        return self.log("train", f"{task}/{variant}/{index}")
+
+    # Results before the end (`snakemake interim`): the same tables, figures and a report from
+    # the trials finished so far, in a folder of their own; the final outputs are never touched.
+
+    @property
+    def interim_directory(self) -> str:
+        return f"{self.directory}/interim"
+
+    @property
+    def interim_study_table(self) -> str:
+        return f"{self.interim_directory}/trials.tsv"
+
+    @property
+    def interim_report(self) -> str:
+        """The interim report (Markdown: it reads as text and links the figures beside it)."""
+        return f"{self.interim_directory}/report.md"
+
+    def interim_task_output(self, role: str, task: str = "{task}") -> str:
+        """An interim per-task table or figure by its role in `TASK_OUTPUTS`."""
+        return f"{self.interim_directory}/{task}/{TASK_OUTPUTS[role]}"
 
 
 def study_paths(

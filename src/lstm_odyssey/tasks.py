@@ -2,7 +2,8 @@
 
 The paper's three tasks are of three kinds (ARCHITECTURE.md, "Task kinds"):
 
-- `next_step` (JSB): targets (frames, K) float32 0/1 per key; sigmoid cross-entropy; NLL per step.
+- `next_step` (JSB): targets (frames, K) float32 0/1 per key; sigmoid cross-entropy; NLL per
+  time step in nats (`nats/step`).
 - `framewise` (TIMIT): one int64 class id per frame; softmax cross-entropy; frame error in %.
 - `ctc` (IAM-OnDB): int64 labels with their own lengths (0 is the blank); CTC; character error
   rate in %.
@@ -30,6 +31,8 @@ class TaskKind:
     metric_name: str
     # A next-step predictor that also read the sequence backwards would see what it predicts.
     bidirectional_allowed: bool
+    # What one unit of the metric is, as a person reads it beside the number ("nats/step", "%").
+    metric_unit: str
 
     @property
     def label_sequences(self) -> bool:
@@ -41,11 +44,23 @@ class TaskKind:
         return np.dtype(np.float32 if self.target_layout == "multi_label" else np.int64)
 
 
-NEXT_STEP = TaskKind("next_step", "multi_label", "nll", bidirectional_allowed=False)
-FRAMEWISE = TaskKind("framewise", "class_per_frame", "frame_error", bidirectional_allowed=True)
-CTC = TaskKind("ctc", "label_sequence", "character_error_rate", bidirectional_allowed=True)
+NEXT_STEP = TaskKind(
+    "next_step", "multi_label", "nll", bidirectional_allowed=False, metric_unit="nats/step"
+)
+FRAMEWISE = TaskKind(
+    "framewise", "class_per_frame", "frame_error", bidirectional_allowed=True, metric_unit="%"
+)
+CTC = TaskKind(
+    "ctc", "label_sequence", "character_error_rate", bidirectional_allowed=True, metric_unit="%"
+)
 
 TASK_KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (NEXT_STEP, FRAMEWISE, CTC)}
+
+
+def metric_unit(metric_name: str) -> str:
+    """The unit of a metric by its name (a record's `metric`), "" for a name no kind reports."""
+    units = {kind.metric_name: kind.metric_unit for kind in TASK_KINDS.values()}
+    return units.get(metric_name, "")
 
 
 def task_kind(name: str) -> TaskKind:

@@ -113,8 +113,9 @@ rule fanova:
         "../scripts/fanova.py"
 
 
-# `snakemake status`: where the study stands (the table of `lstm-odyssey status`), read from the
-# results tree alone. No output, so it runs whenever asked and is never part of the study's DAG.
+# `snakemake status --cores 1`: where the study stands (the table of `lstm-odyssey status`), read
+# from the results tree and the job logs. No output, so it runs whenever asked and is never part
+# of the study's DAG. (Snakemake asks for --cores with any target; `lstm-odyssey status` doesn't.)
 rule status:
     localrule: True
     log:
@@ -124,5 +125,21 @@ rule status:
         from lstm_odyssey.io import atomic_write_text
 
         table = format_status(study_status(config, PATHS.directory), config)
-        atomic_write_text(log[0], table + "\n")
+        atomic_write_text(log[0], f"{table}\n")
         print(table)
+
+
+# `snakemake interim --cores 1`: results before the end. The tables, Welch's tests, fANOVA, their
+# figures and a report from the trials finished so far, into results/<study>/interim/, each
+# marked `interim: n of N trials` (lstm_odyssey.plots.interim). No input and no output: it reads
+# the records there are, so it is never a parent of a training job and never touches the final
+# outputs, and it runs whenever asked, also beside a running `snakemake` in the same folder.
+rule interim:
+    localrule: True
+    log:
+        PATHS.log("interim", "interim"),
+    threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
+    script:
+        "../scripts/interim.py"

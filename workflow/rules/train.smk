@@ -15,7 +15,7 @@ rule train_trial:
         study_seed=config["study_seed"],
         settings=get_trial_settings,
     log:
-        PATHS.log("train", "{task}/{variant}/{index}"),
+        PATHS.trial_log(),
     threads: config["threads_per_trial"]
     resources:
         **TRAIN_RESOURCES,

@@ -78,12 +78,12 @@ TASKS: dict[str, Task] = {
             "iam_ondb",
             iam_ondb.KIND,
             "iam_ondb_task",
-            prepare="lstm_odyssey.data.iamondb:prepare_task_data",
+            prepare="lstm_odyssey.data.iam_ondb.prepare:prepare_task_data",
             corpus_problems=iam_ondb_layout.corpus_problems,
             recognise=iam_ondb_layout.recognise,
             stand_in=iam_ondb.STAND_IN,
-            generate_stand_in="lstm_odyssey.data.synthetic_iamondb:generate_synthetic_iamondb",
-            recipe="lstm_odyssey.data.iamondb:preparation_recipe",
+            generate_stand_in="lstm_odyssey.data.iam_ondb.stand_in:generate_synthetic_iamondb",
+            recipe="lstm_odyssey.data.iam_ondb.prepare:preparation_recipe",
         ),
     )
 }

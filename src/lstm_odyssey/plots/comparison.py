@@ -79,6 +79,10 @@ def _format_count(count: float) -> str:
     return f"{count:.0f}"
 
 
+def _with_note(title: str, note: str | None) -> str:
+    return f"{title}\n{note}" if note else title
+
+
 def _format_p(p_value: float) -> str:
     if not math.isfinite(p_value):
         return "p n/a"
@@ -91,11 +95,13 @@ def plot_variant_boxplot(
     task: str,
     path: str | os.PathLike[str],
     fraction: float = 0.10,
+    note: str | None = None,
 ) -> Path:
     """Fig. 3 analog: the best trials' test metric per variant, coloured by the test vs vanilla.
 
     `best` is the selection the Welch tests were computed on (`best_trials`, with `fraction`,
-    which only labels the figure). Penalised (diverged) trials are drawn as crosses, since their
+    which only labels the figure); `note` is a second title line (e.g. "interim: 5 of 9
+    trials"). Penalised (diverged) trials are drawn as crosses, since their
     value is imputed.
     """
     best = _task_trials(best, task)
@@ -171,7 +177,8 @@ def plot_variant_boxplot(
     axis.set_xlabel("variant  (mean parameter count of the best trials)")
     axis.set_ylabel(f"test {_metric_name(best)}  (lower is better)")
     axis.set_title(
-        f"{task_label(best, task)}: best {fraction:.0%} of each variant's trials", pad=16
+        _with_note(f"{task_label(best, task)}: best {fraction:.0%} of each variant's trials", note),
+        pad=16,
     )
     axis.grid(axis="y", alpha=0.3)
 
@@ -195,10 +202,12 @@ def plot_learning_curves(
     path: str | os.PathLike[str],
     fraction: float = 0.10,
     show_other_best: bool = True,
+    note: str | None = None,
 ) -> Path:
     """Validation metric per epoch of each variant's best trial (thick), other best ones thin.
 
-    `best` is the `best_trials` selection (`fraction` only labels the figure).
+    `best` is the `best_trials` selection (`fraction` only labels the figure); `note` is a
+    second title line.
 
     The y range is fitted to the thick lines, so one wild early epoch of a thin line cannot
     flatten the curves that matter; thin lines outside it are clipped.
@@ -241,7 +250,11 @@ def plot_learning_curves(
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"validation {_metric_name(best)}  (lower is better)")
     detail = f"; thin: rest of the best {fraction:.0%}" if show_other_best else ""
-    axis.set_title(f"{task_label(best, task)}: learning curve of each variant's best trial{detail}")
+    axis.set_title(
+        _with_note(
+            f"{task_label(best, task)}: learning curve of each variant's best trial{detail}", note
+        )
+    )
     axis.grid(alpha=0.3)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="variant (trial)")
     return atomic_savefig(figure, path)

@@ -2,7 +2,8 @@
 
 A trial's checkpoint lies beside its record (`checkpoint_path_for`), outside the workflow's
 declared outputs, so a killed job's progress survives for the rerun; `lstm-odyssey status`
-counts a trial with a checkpoint and no record as running. torch is imported only to save and
+counts a trial with a checkpoint and no record as running (or stale, when nothing wrote it or
+the job's log for longer than an epoch takes). torch is imported only to save and
 load, so naming the file stays cheap for the status command.
 """
 

@@ -5,6 +5,15 @@ epoch; Nesterov momentum with the learning rate rescaled by (1 - momentum); Gaus
 during training only; early stopping after `patience` epochs without a better validation metric;
 the reported test metric is the one at the best validation epoch. A non-finite loss ends the
 trial as `diverged` -- a result, not a crash.
+
+A job's log reads as the trial goes (`jsb/NFG/3` is the trial's address):
+
+    jsb/NFG/3 starts: hidden_size=38, input_noise=0.12, ... (at most 150 epochs, patience 15)
+    jsb/NFG/3 epoch 4/150: train loss 9.1021 nats/frame, valid nll 8.7712 nats/step
+        (best 8.7712 nats/step at epoch 4), 12.3 s
+    jsb/NFG/3 ends: early stop (no better validation nll for 15 epochs) after 40 epochs; ...
+
+and a trial restored from the record cache says so in its end line (`ends: restored from ...`).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from lstm_odyssey.models.fast_lstm import kernel_isa
 from lstm_odyssey.models.implementations import resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.provenance import runtime_provenance
-from lstm_odyssey.tasks import TaskKind, task_kind
+from lstm_odyssey.tasks import TaskKind, metric_unit, task_kind
 from lstm_odyssey.training.batching import (
     SequenceExample,
     evaluation_batches,
@@ -312,6 +321,47 @@ def _check_request(hyperparameters: dict[str, Any], settings: TrialSettings) -> 
         )
 
 
+def _hyperparameter_text(hyperparameters: dict[str, Any]) -> str:
+    """`hidden_size=38, input_noise=0.1203, ...`: every value, floats to four digits."""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in sorted(hyperparameters.items())
+    )
+
+
+def _metric_text(value: float | None, unit: str) -> str:
+    """A metric value with its unit, e.g. `8.7712 nats/step`, `31.20 %`; `-` for none."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.4f} {unit}".rstrip()
+
+
+def _why_it_ended(record: dict[str, Any], patience: int | None) -> str:
+    """The stop reason of a record as a person reads it."""
+    reason = record["stop_reason"]
+    if reason == "early_stopping":
+        waited = f" for {patience} epochs" if patience is not None else ""
+        return f"early stop (no better validation {record['metric']}{waited})"
+    if reason == "max_epochs":
+        return "max epochs reached"
+    return f"diverged in epoch {len(record['epochs']) + 1} (a non-finite loss or metric)"
+
+
+def log_trial_end(address: TrialAddress, record: dict[str, Any], why: str) -> None:
+    """The trial's last log line: why it ended, its epochs, best validation and test metric."""
+    unit = metric_unit(record["metric"])
+    log.info(
+        "%s ends: %s after %d epochs; best valid %s %s at epoch %s, test %s",
+        address,
+        why,
+        len(record["epochs"]),
+        record["metric"],
+        _metric_text(record["best_valid_metric"], unit),
+        record["best_valid_epoch"] if record["best_valid_epoch"] is not None else "-",
+        _metric_text(record["test_metric"], unit),
+    )
+
+
 def restore_from_cache(
     record_cache: str | os.PathLike | None,
     key: str,
@@ -323,12 +373,13 @@ def restore_from_cache(
         return None
     cached = _cached_record(Path(record_cache), key)
     if cached is not None:
-        log.info(
-            "%s restored from %s (delete that file to retrain)",
-            address,
-            Path(record_cache) / f"{key}.json",
-        )
         atomic_write_json(result_path, cached)
+        log_trial_end(
+            address,
+            cached,
+            f"restored from {Path(record_cache) / f'{key}.json'} (delete that file to retrain; "
+            f"it had ended: {_why_it_ended(cached, None)})",
+        )
     return cached
 
 
@@ -364,7 +415,7 @@ def train_until_stopped(
             evaluate(state.model, data.valid_batches, data.objective, device) if finite else None
         )
         if valid_metric is None or not math.isfinite(valid_metric):
-            log.warning("%s diverged in epoch %d", address, epoch)
+            log.warning("%s epoch %d/%d: diverged", address, epoch, settings.max_epochs)
             return "diverged"
         seconds = time.perf_counter() - epoch_start
         state.epochs.append(
@@ -378,14 +429,14 @@ def train_until_stopped(
         if state.stopper.update(epoch, valid_metric):
             state.best_state = copy.deepcopy(state.model.state_dict())
         log.info(
-            "%s epoch %d/%d: train loss %.4f, valid %s %.4f (best %.4f, epoch %d) (%.1f s)",
+            "%s epoch %d/%d: train loss %.4f nats/frame, valid %s %s (best %s at epoch %d), %.1f s",
             address,
             epoch,
             settings.max_epochs,
             train_loss,
             data.kind.metric_name,
-            valid_metric,
-            state.stopper.best_valid_metric,
+            _metric_text(valid_metric, data.kind.metric_unit),
+            _metric_text(state.stopper.best_valid_metric, data.kind.metric_unit),
             state.stopper.best_valid_epoch,
             seconds,
         )
@@ -482,8 +533,16 @@ def run_trial(
     checkpoint = CheckpointPolicy(
         None if checkpoint_path is None else Path(checkpoint_path), key, checkpoint_interval_s
     )
+    log.info(
+        "%s starts: %s (at most %d epochs, patience %d, %s on %s)",
+        address,
+        _hyperparameter_text(_searched(hyperparameters)),
+        settings.max_epochs,
+        settings.patience,
+        implementation,
+        device,
+    )
     resume_from_checkpoint(state, checkpoint, address)
-    log.info("%s starts: %s", address, json.dumps(hyperparameters, sort_keys=True))
     status = train_until_stopped(
         state, data, address, hyperparameters, settings, device, checkpoint
     )
@@ -499,15 +558,6 @@ def run_trial(
         test_metric=test_metric,
         provenance=trial_provenance(threads, device, implementation, data, started),
     )
-    log.info(
-        "%s ends (%s) after %d epochs: best valid %s %s at epoch %s, test %s",
-        address,
-        record["stop_reason"],
-        len(state.epochs),
-        data.kind.metric_name,
-        record["best_valid_metric"],
-        record["best_valid_epoch"],
-        test_metric,
-    )
+    log_trial_end(address, record, _why_it_ended(record, settings.patience))
     write_record(record, result_path, record_cache, checkpoint)
     return record

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from lstm_odyssey.data.errors import CorpusError
+from lstm_odyssey.data.standardise import standardise, training_statistics
 from lstm_odyssey.data.store import SPLIT_NAMES, PreparedData, SplitData, write_prepared
 from lstm_odyssey.data.timit import KIND, SOURCE_REAL, STAND_IN, STAND_IN_MARKER
 from lstm_odyssey.data.timit.features import (
@@ -381,13 +382,10 @@ def prepare_timit(
         position += len(split[name])
         report.counts[f"uncovered_frames_{name}"] = sum(f.uncovered_frames for f in by_split[name])
 
-    train_inputs = np.concatenate([f.inputs for f in by_split["train"]]).astype(np.float64)
-    mean = train_inputs.mean(axis=0)
-    std = train_inputs.std(axis=0)
-    std[std == 0] = 1.0
+    mean, std = training_statistics([f.inputs for f in by_split["train"]])
     splits = {
         name: SplitData.from_sequences(
-            [((f.inputs - mean) / std).astype(np.float32) for f in by_split[name]],
+            [standardise(f.inputs, mean, std) for f in by_split[name]],
             [f.labels for f in by_split[name]],
         )
         for name in SPLIT_NAMES

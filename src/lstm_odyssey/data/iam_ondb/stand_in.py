@@ -1,9 +1,10 @@
 """An offline stand-in for IAM-OnDB: synthetic handwriting in exactly the real corpus's layout.
 
 The real corpus needs a licence; this generator writes a small corpus that the real reader
-(`iamondb.prepare_iam_ondb`) processes unchanged: `lineStrokes/<s00>/<s00-000>/<s00-000w-01>.xml`
-stroke files, `ascii/<s00>/<s00-000>/<s00-000w>.txt` transcriptions with their `CSR:` section,
-and the four split lists in `task1/`. A marker file at the root (`synthetic-iamondb.json`, with
+(`iam_ondb.prepare.prepare_iam_ondb`) processes unchanged:
+`lineStrokes/<s00>/<s00-000>/<s00-000w-01>.xml` stroke files,
+`ascii/<s00>/<s00-000>/<s00-000w>.txt` transcriptions with their `CSR:` section, and the four
+split lists in `task1/`. A marker file at the root (`synthetic-iamondb.json`, with
 the generator's settings) makes everything prepared from it say `synthetic-iamondb`.
 
 How a line is written: the text is set in a Hershey vector font (Debian's `hershey-fonts-data`:
@@ -29,19 +30,24 @@ import os
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lstm_odyssey.data.hershey import BASELINE, CAP_HEIGHT, HERSHEY_DIRECTORY, Font, load_font
-from lstm_odyssey.data.iamondb import SOURCE_SYNTHETIC, SYNTHETIC_MARKER
+from lstm_odyssey.data.iam_ondb import STAND_IN, STAND_IN_MARKER
+from lstm_odyssey.data.iam_ondb.hershey import (
+    BASELINE,
+    CAP_HEIGHT,
+    HERSHEY_DIRECTORY,
+    Font,
+    load_font,
+)
+from lstm_odyssey.data.proverbs import PROVERBS_RESOURCE, proverbs
 from lstm_odyssey.io import atomic_directory
 
 DEFAULT_FONTS = ("cursive", "scripts")
 LINES_PER_FORM = 8
-TEXT_RESOURCE = "proverbs.json"
 JOIN_DISTANCE = 1.5  # Hershey units: strokes of a word closer than this are one pen-down trace
 
 
@@ -181,11 +187,8 @@ def pen_trace(
 
 def text_lines(min_characters: int, max_characters: int) -> list[str]:
     """The bundled proverbs cut at word boundaries into lines of the allowed lengths."""
-    document = json.loads(
-        resources.files("lstm_odyssey.data").joinpath("resources", TEXT_RESOURCE).read_text()
-    )
     lines = []
-    for proverb in document["lines"]:
+    for proverb in proverbs():
         current = ""
         for word in proverb.split():
             candidate = f"{current} {word}" if current else word
@@ -226,7 +229,7 @@ def transcription_text(form_id: str, writer_id: int, lines: Sequence[str]) -> st
     body = "\n".join(lines)
     return (
         f"Writer ID: {writer_id}\n"
-        f"Form: {form_id} ({SOURCE_SYNTHETIC}, generated)\n"
+        f"Form: {form_id} ({STAND_IN}, generated)\n"
         f"\nOCR:\n\n{body}\n\nCSR:\n\n{body}\n"
     )
 
@@ -375,12 +378,12 @@ def generate_synthetic_iamondb(
     with atomic_directory(target) as building:
         summary = _write_corpus(building, settings, Path(font_directory))
         marker = {
-            "source": SOURCE_SYNTHETIC,
+            "source": STAND_IN,
             "generator": __name__,
             "settings": asdict(settings),
-            "text": "traditional English proverbs (public domain), resources/" + TEXT_RESOURCE,
+            "text": "traditional English proverbs (public domain), " + PROVERBS_RESOURCE,
             "fonts": "Hershey vector fonts, Debian package hershey-fonts-data",
             **summary,
         }
-        (building / SYNTHETIC_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        (building / STAND_IN_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return target
