@@ -3,8 +3,8 @@
 Prepares the copy at PATH with the project's own `prepare_iam_ondb` (into a temporary folder,
 nothing is kept) and prints the text lines per split against the paper's 5355 / 2956 / 3859, the
 training alphabet, how often each preparation rule fired per split (the rules are listed at the
-top of `src/lstm_odyssey/data/iamondb.py`; the forms and lines they name are logged above the
-table), the characters removed from validation/test targets, and the seconds it took.
+top of `src/lstm_odyssey/data/iam_ondb/prepare.py`; the forms and lines they name are logged
+above the table), the characters removed from validation/test targets, and the seconds it took.
 
 PATH holds `lineStrokes/`, `ascii/` and `task1/` (or their `.tar.gz` archives), as the FKI
 distributes them.

@@ -1,8 +1,8 @@
 """The nine LSTM configurations of Greff et al. (2017) as data, stated once and torch-free.
 
 The results tables (paper order), the command line (`choices=`), the figures and the config check
-(the schema's `$defs/variant`) read the names from here; `models.variants` builds the layer that
-runs a :class:`VariantSpec`. See that module for the equations and the parameter layout.
+(the schema's `$defs/variant`) read the names from here; `models.variants` steps a
+:class:`VariantSpec` (the equations) and `models.layer` holds its parameters.
 """
 
 from __future__ import annotations

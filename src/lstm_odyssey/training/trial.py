@@ -8,12 +8,14 @@ trial as `diverged` -- a result, not a crash.
 
 A job's log reads as the trial goes (`jsb/NFG/3` is the trial's address):
 
-    jsb/NFG/3 starts: hidden_size=38, input_noise=0.12, ... (at most 150 epochs, patience 15)
+    jsb/NFG/3 starts: hidden_size=38, ... (at most 150 epochs, patience 15, fast on cpu)
     jsb/NFG/3 epoch 4/150: train loss 9.1021 nats/frame, valid nll 8.7712 nats/step
         (best 8.7712 nats/step at epoch 4), 12.3 s
     jsb/NFG/3 ends: early stop (no better validation nll for 15 epochs) after 40 epochs; ...
 
 and a trial restored from the record cache says so in its end line (`ends: restored from ...`).
+`lstm-odyssey status` reads the `epoch k/max: train loss` and `ends:` parts of these lines
+(`analysis.status`; tests/test_status.py runs a trial to check it still can).
 """
 
 from __future__ import annotations
