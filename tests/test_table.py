@@ -16,13 +16,16 @@ from lstm_odyssey.analysis.table import (
     TRIAL_COLUMNS,
     collect_trials,
     hyperparameter_columns,
+    prepared_output_size,
     read_table,
     task_label,
+    trivial_ceiling,
     variant_order,
     write_table,
 )
 from lstm_odyssey.conventions import LOSS_CONVENTION
 from lstm_odyssey.trial_record import RECORD_VERSION
+from tests.helpers import tiny_next_step_data
 
 
 def trial_record(
@@ -311,3 +314,78 @@ def test_a_task_is_labelled_with_the_corpus_its_trials_came_from(tmp_path):
     assert task_label(trials, "timit") == "timit (synthetic-timit)"
     assert task_label(trials, "jsb") == "jsb (music21)"
     assert task_label(trials.drop(columns="data_source"), "timit") == "timit"
+
+
+# --- exploded trials: finite but beyond the task's trivial ceiling ----------------------------
+
+
+def test_trivial_ceilings_are_a_coin_flip_per_key_and_a_hundred_percent() -> None:
+    assert trivial_ceiling("nll", 88) == pytest.approx(88 * math.log(2))  # 61.0 nats/step
+    assert trivial_ceiling("nll") == math.inf, "no K, no ceiling"
+    assert trivial_ceiling("character_error_rate") == 100.0
+    assert trivial_ceiling("frame_error") == 100.0
+
+
+def test_an_exploded_trial_is_scored_as_the_worst_ordinary_trial(tmp_path: Path) -> None:
+    # K = 4 keys: ceiling 4 ln 2 = 2.77 nats/step. Index 2 explodes (finite 1235.7); index 3
+    # diverged (NaN) and must get the worst *ordinary* value, 2.5, not the exploded one.
+    records = [
+        trial_record(index=0, test_metric=1.0, valid_metric=1.1),
+        trial_record(index=1, test_metric=2.5, valid_metric=2.6),
+        trial_record(index=2, test_metric=1235.7, valid_metric=1231.4),
+        trial_record(index=3, test_metric=None, valid_metric=None, status="diverged"),
+    ]
+    trials, _ = collect_trials(write_trials(tmp_path, records), output_sizes={"jsb": 4})
+    rows = trials.set_index("index")
+    assert rows["exploded"].tolist() == [False, False, True, False]
+    assert rows["diverged"].tolist() == [False, False, False, True]
+    assert rows.loc[2, "test_metric"] == 2.5 and rows.loc[2, "valid_metric"] == 2.6
+    assert rows.loc[2, "test_metric_raw"] == 1235.7, "the reported value is kept"
+    assert rows.loc[3, "test_metric"] == 2.5 and rows.loc[3, "valid_metric"] == 2.6
+
+
+def test_an_nll_trial_explodes_only_where_the_number_of_keys_is_known(tmp_path: Path) -> None:
+    records = [trial_record(index=0, test_metric=1.0), trial_record(index=1, test_metric=500.0)]
+    trials, _ = collect_trials(write_trials(tmp_path, records))
+    assert not trials["exploded"].any() and trials["test_metric"].tolist() == [1.0, 500.0]
+
+
+def test_a_validation_metric_beyond_the_ceiling_explodes_the_trial(tmp_path: Path) -> None:
+    records = [
+        trial_record(index=0, test_metric=1.0, valid_metric=1.0),
+        trial_record(index=1, test_metric=2.0, valid_metric=90.0),
+    ]
+    trials, _ = collect_trials(write_trials(tmp_path, records), output_sizes={"jsb": 88})
+    assert trials["exploded"].tolist() == [False, True]
+    assert trials["test_metric"].tolist() == [1.0, 1.0] and trials["valid_metric"].tolist() == [
+        1.0,
+        1.0,
+    ]
+
+
+def test_error_rates_explode_beyond_a_hundred_percent_without_knowing_k(tmp_path: Path) -> None:
+    ctc = {"task_kind": "ctc", "metric": "character_error_rate"}
+    framewise = {"task_kind": "framewise", "metric": "frame_error"}
+    records = [
+        trial_record(task="iam_ondb", index=0, test_metric=30.0, **ctc),
+        trial_record(task="iam_ondb", index=1, test_metric=100.0, **ctc),
+        trial_record(task="iam_ondb", index=2, test_metric=340.0, **ctc),
+        trial_record(task="timit", index=0, test_metric=99.0, **framewise),
+    ]
+    trials, _ = collect_trials(write_trials(tmp_path, records))
+    iam = trials[trials["task"] == "iam_ondb"].set_index("index")
+    assert iam["exploded"].tolist() == [False, False, True], "exactly 100 % is not beyond it"
+    assert iam.loc[2, "test_metric"] == 100.0
+    assert not trials.loc[trials["task"] == "timit", "exploded"].any()
+
+
+def test_exploded_round_trips_as_a_boolean(tmp_path: Path) -> None:
+    records = [trial_record(index=0), trial_record(index=1, test_metric=99.0)]
+    trials, _ = collect_trials(write_trials(tmp_path, records), output_sizes={"jsb": 88})
+    write_table(trials, tmp_path / "trials.tsv")
+    back = read_table(tmp_path / "trials.tsv")
+    assert back["exploded"].dtype == bool and back["exploded"].tolist() == [False, True]
+
+
+def test_the_output_size_is_read_from_the_prepared_file(tmp_path: Path) -> None:
+    assert prepared_output_size(tiny_next_step_data(tmp_path / "jsb.h5")) == 6

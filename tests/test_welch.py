@@ -189,3 +189,25 @@ def test_missing_baseline_is_an_error_naming_the_task() -> None:
     table = trials_table("jsb", "NIG", [1, 2], [1.0, 2.0])
     with pytest.raises(ValueError, match="task jsb.*'V'"):
         welch_against_vanilla(best_trials(table))
+
+
+def test_diverged_and_exploded_stand_ins_are_counted_per_row() -> None:
+    table = pd.concat(
+        [
+            trials_table("jsb", "V", [1, 2, 3], [1.0, 2.0, 3.0]),
+            trials_table("jsb", "NOAF", [1, 2, 3], [3.0, 3.5, 4.0]),
+        ]
+    )
+    table["diverged"] = [False, False, False, True, False, False]
+    table["exploded"] = [False, False, False, False, True, True]
+    result = welch_against_vanilla(best_trials(table, fraction=1.0)).set_index("variant")
+    assert result.loc["NOAF", ["n", "n_diverged", "n_exploded"]].tolist() == [3, 1, 2]
+    assert result.loc["V", ["n_diverged", "n_exploded"]].tolist() == [0, 0]
+
+
+def test_tables_without_the_flags_count_none() -> None:
+    table = pd.concat(
+        [trials_table("jsb", "V", [1, 2], [1.0, 2.0]), trials_table("jsb", "NP", [1, 2], [1, 3])]
+    )
+    result = welch_against_vanilla(best_trials(table))
+    assert (result["n_diverged"] == 0).all() and (result["n_exploded"] == 0).all()

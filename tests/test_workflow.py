@@ -63,6 +63,10 @@ def test_tiny_study_runs_end_to_end_and_reruns_only_what_changed(tmp_path):
     # to 1 by construction: "higher order" is the remainder.)
     vanilla = importance[(importance["trials"] == "V") & (importance["metric"] == "test_metric")]
     assert vanilla["fraction_mean"].notna().all()
+    findings = pd.read_csv(directory / "results" / "default" / "jsb" / "findings.tsv", sep="\t")
+    assert list(findings["finding"]) == ["1", "2", "3", "4", "5", "6", "trials"]
+    # Three best trials a side cannot reach p < 0.05 by any rank test; NFG and NOAF are absent.
+    assert set(findings["verdict"].iloc[:3]) == {"cannot tell"}
     assert (directory / "logs" / "default" / "train" / "jsb" / "V" / "0.log").exists()
     assert not list((directory / "results" / "default" / "trials").rglob("*.ckpt"))
 

@@ -36,6 +36,7 @@ TASK_OUTPUTS = {
     "fanova_marginals": "fanova_marginals.png",
     "fanova_pies": "fanova_pies.png",
     "fanova_pairs": "fanova_pairs.png",
+    "findings": "findings.tsv",
 }
 """The per-task tables and figures, by role: file name under `results/<study>/<task>/`."""
 

@@ -1,10 +1,14 @@
-# Trials -> the tidy table -> Welch's t-tests, box plots, learning curves, fANOVA.
+# Trials -> the tidy table -> Welch's t-tests, box plots, learning curves, fANOVA, the paper's
+# findings beside the study's.
 # Every analysis reads the table, never the raw per-trial files.
 
 
 rule collect_task:
     input:
-        get_trial_results,
+        trials=get_trial_results,
+        # Only its number of outputs is read: it sets the task's trivial ceiling, beyond which a
+        # trial counts as exploded (lstm_odyssey.analysis.table).
+        data=PATHS.prepared_data(),
     output:
         trials=PATHS.task_output("trials"),
         epochs=PATHS.task_output("epochs"),
@@ -111,6 +115,28 @@ rule fanova:
         "../../envs/lstm-odyssey.yaml"
     script:
         "../scripts/fanova.py"
+
+
+rule findings:
+    input:
+        trials=PATHS.task_output("trials"),
+    output:
+        findings=report(
+            PATHS.task_output("findings"),
+            caption="../report/findings.rst",
+            category="{task}",
+            subcategory="The paper's findings",
+        ),
+    params:
+        search=get_search_config,
+        analysis=canonical(config["analysis"]),
+    log:
+        PATHS.log("findings", "{task}"),
+    threads: 1
+    conda:
+        "../../envs/lstm-odyssey.yaml"
+    script:
+        "../scripts/findings.py"
 
 
 # `snakemake status --cores 1`: where the study stands (the table of `lstm-odyssey status`), read

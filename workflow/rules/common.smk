@@ -45,7 +45,7 @@ STAND_INS = [
 
 # A training job's resources: on `device: cuda` (or cuda:N) it asks SLURM for one GPU; `auto`
 # asks for none (it uses a GPU where the job lands on one). CPU trials need no gres.
-TRAIN_RESOURCES = {"mem_mb": 3000}
+TRAIN_RESOURCES = {}  # memory and run time: the profile's (profiles/slurm), stated there once
 if str(config["device"]).startswith("cuda"):
     TRAIN_RESOURCES["gres"] = "gpu:1"
 
@@ -169,6 +169,7 @@ def study_outputs():
         *rules.collect_task.output,
         *rules.compare_variants.output,
         *rules.fanova.output,
+        *rules.findings.output,
     ]
     outputs = [*rules.collect_study.output]
     for task in TASKS:

@@ -10,8 +10,6 @@ rule synthesize_corpus:
     log:
         PATHS.log("synthesize_corpus", "{corpus}"),
     threads: 1
-    resources:
-        mem_mb=2000,
     conda:
         "../../envs/lstm-odyssey.yaml"
     script:
@@ -31,8 +29,6 @@ rule prepare_data:
     log:
         PATHS.log("prepare_data", "{task}"),
     threads: 2
-    resources:
-        mem_mb=4000,
     conda:
         "../../envs/lstm-odyssey.yaml"
     script:

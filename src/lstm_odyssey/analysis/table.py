@@ -6,20 +6,44 @@
   one column per hyperparameter, and its metrics;
 * an epochs table, one row per (trial, epoch), for learning curves.
 
-Diverged trials policy
-----------------------
+Diverged and exploded trials policy
+-----------------------------------
 A diverged trial is a result of the search, not a missing value: a variant that diverges often
 *is* worse, and dropping those trials would flatter it. So no trial is ever dropped. A trial is
-marked `diverged` when its status is "diverged" or its test metric is null/non-finite. For such
-trials `test_metric` and `valid_metric` are set to the worst (largest: every metric here is
-lower-is-better) finite value of that column among all trials of the same task. The value the
-trial reported stays in `test_metric_raw` / `valid_metric_raw`. If no trial of a task has a finite
-value the column stays NaN for that task and a warning is issued.
+marked `diverged` when its status is "diverged" or its test metric is null/non-finite.
+
+A trial can also blow up without a NaN: its weights grow until its predictions are confidently
+wrong, and it ends at a finite but absurd metric (JSB NOAF trials at test NLL 180, 189 and 1236
+where the other trials of the task lie between 9 and 12). Left as they are, three such values
+decide a Welch test and most of a forest's variance on their own. Neither the paper nor its
+framework (IDSIA's brainstorm) says what was done with them, as far as we could find, so the rule
+here is our own. A trial is marked `exploded` when its test or validation metric is finite but
+worse than the task's *trivial ceiling*, the metric of a predictor that learned nothing at all
+(`trivial_ceiling`):
+
+* next-step NLL (JSB): K ln 2 nats per step, every one of the K keys predicted on with
+  probability 1/2 (88 keys: 61.0). It needs K, which the tidy table does not hold: the workflow
+  reads it from the prepared data (`prepared_output_size`) and passes it as `output_sizes`;
+  without it, no NLL counts as exploded;
+* character error rate (IAM-OnDB): 100 %, what emitting nothing scores (insertions let a CER
+  exceed it);
+* frame error (TIMIT): 100 %, which no trial can exceed, so no TIMIT trial explodes.
+
+The ceiling is a fixed property of the task, not of the other trials, so a trial is never marked
+for being merely worse than its neighbours, and a study of bad trials stays a study of bad trials.
+
+Diverged and exploded trials are scored alike: `test_metric` and `valid_metric` are set to the
+worst (largest: every metric here is lower-is-better) finite value of that column among the
+task's trials that did not explode. The value the trial reported stays in `test_metric_raw` /
+`valid_metric_raw`. If no trial of a task has such a value the column stays NaN for that task and
+a warning is issued. The tables, the Welch tests and the fANOVA all read the scored columns, so
+the rule is applied here and nowhere else.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -31,6 +55,7 @@ import pandas as pd
 
 from lstm_odyssey.io import atomic_write_tsv
 from lstm_odyssey.recovery import set_aside
+from lstm_odyssey.tasks import CTC, FRAMEWISE, NEXT_STEP
 from lstm_odyssey.trial_record import record_problems
 from lstm_odyssey.variant_specs import VARIANT_NAMES
 
@@ -40,8 +65,10 @@ __all__ = [
     "VARIANT_ORDER",
     "collect_trials",
     "hyperparameter_columns",
+    "prepared_output_size",
     "read_table",
     "sort_by_address",
+    "trivial_ceiling",
     "variant_order",
     "write_table",
 ]
@@ -50,7 +77,7 @@ VARIANT_ORDER: tuple[str, ...] = VARIANT_NAMES
 """The paper's order of the LSTM variants (vanilla first), used for rows and figure axes."""
 
 # Columns before the hyperparameters, and after them, in the trials table.
-_ADDRESS_COLUMNS = ["task", "variant", "index", "seed", "status", "diverged"]
+_ADDRESS_COLUMNS = ["task", "variant", "index", "seed", "status", "diverged", "exploded"]
 _RESULT_COLUMNS = [
     "parameter_count",
     "epochs_run",
@@ -216,28 +243,64 @@ def _consistency_problems(trials: pd.DataFrame, sources: list[Path]) -> list[str
     return problems
 
 
-# --- the diverged-trials policy ------------------------------------------------------------------
+# --- the diverged and exploded trials policy ----------------------------------------------------
 
 
-def _penalise_diverged(trials: pd.DataFrame) -> pd.DataFrame:
-    """Apply the module's diverged-trials policy (see the module docstring)."""
+def trivial_ceiling(metric: str, output_size: int | None = None) -> float:
+    """The metric of a predictor that learned nothing (see the module docstring); a finite metric
+    above it marks a trial `exploded`. Infinite where no ceiling is known (NLL without K)."""
+    if metric == NEXT_STEP.metric_name:
+        return output_size * math.log(2.0) if output_size else math.inf
+    if metric in (FRAMEWISE.metric_name, CTC.metric_name):
+        return 100.0
+    return math.inf
+
+
+def prepared_output_size(path: str | os.PathLike[str]) -> int:
+    """K, the number of outputs (keys, classes, labels) of a prepared data file, read from its
+    attributes without loading any array."""
+    from lstm_odyssey.data.store import read_prepared  # h5py: only where a file is read
+
+    return read_prepared(path, splits=()).n_classes
+
+
+def _task_ceilings(trials: pd.DataFrame, output_sizes: Mapping[str, int]) -> pd.Series:
+    """Each row's trivial ceiling, from its task's metric and output size."""
+    ceilings = {
+        task: trivial_ceiling(str(metric), output_sizes.get(task))
+        for task, metric in trials.groupby("task")["metric"].first().items()
+    }
+    return trials["task"].map(ceilings).astype(float)
+
+
+def _penalise_diverged(
+    trials: pd.DataFrame, output_sizes: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """Apply the module's diverged and exploded trials policy (see the module docstring)."""
     trials = trials.copy()
     trials["diverged"] = (trials["status"] == "diverged") | ~np.isfinite(trials["test_metric_raw"])
+    ceiling = _task_ceilings(trials, output_sizes or {})
+    trials["exploded"] = (trials["test_metric_raw"].astype(float) > ceiling) | (
+        trials["valid_metric_raw"].astype(float) > ceiling
+    )
+    penalised = trials["diverged"] | trials["exploded"]
     for raw_column, column in (
         ("valid_metric_raw", "valid_metric"),
         ("test_metric_raw", "test_metric"),
     ):
         values = trials[raw_column].astype(float)
         finite = values.where(np.isfinite(values))
-        worst = finite.groupby(trials["task"]).transform("max")
-        trials[column] = finite.where(~trials["diverged"], worst)
+        # The worst value is taken over trials that did not explode: an exploded value is no
+        # measure of how bad an ordinary trial can be.
+        worst = finite.where(~trials["exploded"]).groupby(trials["task"]).transform("max")
+        trials[column] = finite.where(~penalised, worst)
         # A trial that did not diverge but has no finite value (e.g. only its validation metric
         # is null) is penalised the same way rather than left as NaN.
         trials[column] = trials[column].fillna(worst)
         for task in trials.loc[worst.isna(), "task"].unique():
             warnings.warn(
-                f"task {task}: no trial has a finite {raw_column.removesuffix('_raw')}; "
-                "left as NaN",
+                f"task {task}: no trial has a finite {raw_column.removesuffix('_raw')} "
+                "within the task's trivial ceiling; left as NaN",
                 stacklevel=3,
             )
     return trials
@@ -255,9 +318,15 @@ def _empty_trials() -> pd.DataFrame:
 
 
 def collect_trials(
-    paths: Iterable[str | os.PathLike[str]], *, set_aside_broken: bool = False
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    set_aside_broken: bool = False,
+    output_sizes: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read trial JSON files into (trials, epochs) tables; see the module docstring for columns.
+
+    `output_sizes` (task -> K, `prepared_output_size`) sets the NLL tasks' trivial ceilings, above
+    which a trial counts as exploded; without it no NLL trial does.
 
     Every file is checked before anything is built, and all problems are reported together in one
     ValueError, so a broken study is fixed in one pass rather than one file at a time. With
@@ -284,7 +353,7 @@ def collect_trials(
     problems = _consistency_problems(trials, sources)
     if problems:
         _raise_problems(problems)
-    trials = _penalise_diverged(trials)
+    trials = _penalise_diverged(trials, output_sizes)
 
     columns = _ADDRESS_COLUMNS + hyperparameter_columns(trials) + _RESULT_COLUMNS
     trials = sort_by_address(trials[columns])
@@ -321,6 +390,7 @@ def task_label(trials: pd.DataFrame, task: str) -> str:
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a table written by `write_table`, restoring the types that TSV loses."""
     table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(_TEXT_COLUMNS, str))
-    if "diverged" in table.columns and table["diverged"].dtype != bool:
-        table["diverged"] = table["diverged"].astype(str) == "True"
+    for column in ("diverged", "exploded"):
+        if column in table.columns and table[column].dtype != bool:
+            table[column] = table[column].astype(str) == "True"
     return table

@@ -6,6 +6,10 @@ test metric, against vanilla's best 10%, with Welch's t-test
 (unequal variances) at p < 0.05. Taking the best trials rather than all of them asks "how good can
 this variant get with a reasonable search", which is the question a practitioner has.
 
+Penalised values: a diverged or exploded trial (`analysis.table`) enters with the task's worst
+ordinary value. `n_diverged` and `n_exploded` count how many of a row's `n` values are such
+stand-ins, so a reader sees when a test rests on them.
+
 Undefined tests: with fewer than two finite values on either side, or when both sides have zero
 variance (so the standard error is zero), Welch's t statistic is undefined. Such rows get NaN
 t statistic, degrees of freedom and p value, `significant` False and direction "same"; nothing
@@ -28,6 +32,8 @@ WELCH_COLUMNS: tuple[str, ...] = (
     "task",
     "variant",
     "n",
+    "n_diverged",
+    "n_exploded",
     "mean",
     "std",
     "median",
@@ -88,6 +94,8 @@ def welch_against_vanilla(
                 "task": task,
                 "variant": variant,
                 "n": len(values),
+                "n_diverged": _count(group, "diverged"),
+                "n_exploded": _count(group, "exploded"),
                 "mean": mean,
                 "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                 "median": float(np.median(values)) if len(values) else math.nan,
@@ -112,6 +120,11 @@ def welch_against_vanilla(
     table = pd.DataFrame(rows, columns=list(WELCH_COLUMNS))
     table["significant"] = table["significant"].astype(bool)
     return sort_by_address(table)
+
+
+def _count(group: pd.DataFrame, flag: str) -> int:
+    """How many rows carry `flag` (0 where the table has no such column)."""
+    return int(group[flag].astype(bool).sum()) if flag in group.columns else 0
 
 
 def _finite(values: pd.Series) -> np.ndarray:
