@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lstm_odyssey.data.errors import CorpusError
-from lstm_odyssey.paths import study_paths
+from lstm_odyssey.paths import checkpoint_path_for, study_paths
 from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
 from lstm_odyssey.variant_specs import VARIANT_NAMES
 
@@ -201,7 +201,6 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"seed": seed, "hyperparameters": hyperparameters}, indent=2))
         return 0
 
-    from lstm_odyssey.training.checkpoint import checkpoint_path_for
     from lstm_odyssey.training.trial import TrialAddress, run_trial
 
     settings = trial_settings(config, task)

@@ -25,6 +25,16 @@ RECORD_CACHE = f"{RESULTS_ROOT}/cache/records"
 """Finished trial records by content key, shared by every study (see `run_trial`)."""
 
 STUDY_IDENTITY_FILE = "study.json"
+CHECKPOINT_SUFFIX = ".ckpt"
+
+
+def checkpoint_path_for(record_path: str | os.PathLike[str]) -> Path:
+    """Where the trial whose record goes to `record_path` keeps its checkpoint while it runs:
+    beside the record, outside the workflow's declared outputs (a killed job's progress
+    survives for the rerun)."""
+    record_path = Path(record_path)
+    return record_path.with_name(record_path.name + CHECKPOINT_SUFFIX)
+
 
 TASK_OUTPUTS = {
     "trials": "trials.tsv",

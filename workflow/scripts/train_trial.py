@@ -1,9 +1,8 @@
 """Snakemake script: train one trial (task, variant, index) and write its JSON record."""
 
 from lstm_odyssey.joblog import job_logging
-from lstm_odyssey.paths import RECORD_CACHE
+from lstm_odyssey.paths import RECORD_CACHE, checkpoint_path_for
 from lstm_odyssey.study import trial_settings
-from lstm_odyssey.training.checkpoint import checkpoint_path_for
 from lstm_odyssey.training.trial import TrialAddress, run_trial
 
 task = snakemake.wildcards.task

@@ -59,9 +59,8 @@ from rich.table import Table
 from rich.text import Text
 
 from lstm_odyssey.joblog import FAILURE_MESSAGE
-from lstm_odyssey.paths import StudyPaths
+from lstm_odyssey.paths import StudyPaths, checkpoint_path_for
 from lstm_odyssey.tasks import metric_unit
-from lstm_odyssey.training.checkpoint import checkpoint_path_for
 
 STALE_MINIMUM_SECONDS = 120.0
 STALE_FALLBACK_SECONDS = 3600.0

@@ -31,7 +31,12 @@ import pandas as pd
 from lstm_odyssey.analysis.fanova import ForestSettings
 from lstm_odyssey.analysis.fanova_tables import POOLED, task_fanova
 from lstm_odyssey.analysis.selection import best_trials
-from lstm_odyssey.analysis.table import collect_trials, task_label, write_table
+from lstm_odyssey.analysis.table import (
+    collect_trials,
+    prepared_output_size,
+    task_label,
+    write_table,
+)
 from lstm_odyssey.analysis.welch import welch_against_vanilla
 from lstm_odyssey.io import atomic_write_text
 from lstm_odyssey.paths import StudyPaths
@@ -130,7 +135,9 @@ def write_interim_results(
     for task in config["tasks"]:
         section = TaskSection(task, interim.note(task))
         sections.append(section)
-        trials, epochs = collect_trials(interim.records[task])
+        prepared = Path(paths.prepared_data(task))
+        sizes = {task: prepared_output_size(prepared)} if prepared.exists() else None
+        trials, epochs = collect_trials(interim.records[task], output_sizes=sizes)
         write_table(_marked(trials, section.note), place(paths.interim_task_output("trials", task)))
         write_table(_marked(epochs, section.note), place(paths.interim_task_output("epochs", task)))
         if trials.empty:

@@ -1,6 +1,6 @@
 """Per-epoch checkpoints so a killed trial resumes where it stopped instead of starting over.
 
-A trial's checkpoint lies beside its record (`checkpoint_path_for`), outside the workflow's
+A trial's checkpoint lies beside its record (`paths.checkpoint_path_for`), outside the workflow's
 declared outputs, so a killed job's progress survives for the rerun; `lstm-odyssey status`
 counts a trial with a checkpoint and no record as running (or stale, when nothing wrote it or
 the job's log for longer than an epoch takes). torch is imported only to save and
@@ -14,14 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from lstm_odyssey.io import atomic_path
-
-CHECKPOINT_SUFFIX = ".ckpt"
-
-
-def checkpoint_path_for(record_path: str | os.PathLike) -> Path:
-    """Where the trial whose record goes to `record_path` keeps its checkpoint."""
-    record_path = Path(record_path)
-    return record_path.with_name(record_path.name + CHECKPOINT_SUFFIX)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
