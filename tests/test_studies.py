@@ -174,3 +174,24 @@ def test_the_device_is_not_part_of_a_trials_identity():
     assert len(keys) == 1
     other = trial_key(address, hyperparameters, TrialSettings(3, 2), "data-hash")
     assert other not in keys  # the key still tells settings that matter apart
+
+
+def test_the_reproduction_config_is_the_papers_jsb_protocol(tmp_path):
+    """`make reproduce`'s study: all nine variants, the paper's ranges and epochs, on the file
+    `make` links into resources/ (here a hand-made Boulanger-format JSON)."""
+    from tests.helpers import boulanger_corpus
+
+    config = load_config(REPO / "config" / "reproduce-jsb.yaml")
+    paper = load_config(REPO / "config" / "paper.yaml")
+    jsb = config["tasks"]["jsb"]
+    assert list(config["tasks"]) == ["jsb"] and len(config["variants"]) == 9
+    assert jsb["search"] == paper["tasks"]["jsb"]["search"]
+    assert {k: jsb["training"][k] for k in ("max_epochs", "patience")} == {
+        "max_epochs": 150,
+        "patience": 15,
+    }
+    (tmp_path / "resources").mkdir()
+    (tmp_path / jsb["data"]["path"]).write_text(json.dumps(boulanger_corpus()))
+    planned = _dry_run(tmp_path, "--configfile", str(REPO / "config" / "reproduce-jsb.yaml"))
+    assert planned["train_trial"] == 9 * jsb["training"]["trials"]
+    assert (tmp_path / "results" / "reproduce-jsb" / "study.json").exists()

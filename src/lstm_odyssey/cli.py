@@ -62,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
 
     command("study-directory", "print the study's results folder, results/<study_name>")
 
+    export = command(
+        "export-records", "copy the study's finished trial records to a folder (to move them)"
+    )
+    export.add_argument("destination", help="folder; keeps <task>/<variant>/<index>.json")
+    imported = command(
+        "import-records",
+        "put finished trial records (e.g. an export) into the record cache: the next snakemake "
+        "run restores every trial they match instead of training it",
+    )
+    imported.add_argument("source", help="folder searched for *.json records")
+
     prepare = command("prepare", "prepare a task's data (HDF5)")
     prepare.add_argument("--task", required=True)
     prepare.add_argument("--out", help="default: results/<study_name>/data/<task>.h5")
@@ -155,6 +166,8 @@ def _status(args: argparse.Namespace, config: dict, directory: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "import-records":  # into the cache every study shares: no config needed
+        return _import_records(args.source)
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -163,6 +176,11 @@ def _run(args: argparse.Namespace) -> int:
     paths = study_paths(config)
     if args.command == "study-directory":
         print(paths.directory)
+        return 0
+    if args.command == "export-records":
+        from lstm_odyssey.record_transfer import export_records
+
+        print(export_records(paths.directory, args.destination).summary("exported"))
         return 0
     if args.command == "status":
         return _status(args, config, args.results or paths.directory)
@@ -246,6 +264,17 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(out)
     return 0
+
+
+def _import_records(source: str) -> int:
+    from lstm_odyssey.record_transfer import import_records
+
+    if not Path(source).exists():
+        print(f"nothing to import: {source} does not exist")
+        return 0
+    report = import_records(source)
+    print(report.summary("imported into the record cache"))
+    return 1 if report.refused else 0
 
 
 if __name__ == "__main__":
