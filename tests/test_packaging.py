@@ -37,5 +37,5 @@ def test_the_wheel_holds_the_config_schema_and_the_kernel_source(tmp_path):
     assert "lstm_odyssey/config.schema.yaml" in names
     assert "lstm_odyssey/models/csrc/fused_lstm.cpp" in names
     assert "lstm_odyssey/data/resources/proverbs.json" in names  # the stand-ins' text
-    assert "lstm_odyssey/data/resources/timit_speakers.json" in names  # TIMIT's split lists
-    assert "lstm_odyssey/data/resources/espeak_timit_phones.json" in names
+    assert "lstm_odyssey/data/timit/resources/timit_speakers.json" in names  # TIMIT's split lists
+    assert "lstm_odyssey/data/timit/resources/espeak_timit_phones.json" in names
