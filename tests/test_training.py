@@ -49,6 +49,68 @@ def test_optimizer_without_momentum_is_plain_sgd():
     assert torch.allclose(weights, torch.zeros(2))
 
 
+@pytest.mark.parametrize(("momentum", "nesterov"), [(0.0, True), (0.9, True), (0.9, False)])
+def test_optimizer_steps_equal_torch_sgd_bit_for_bit(momentum, nesterov):
+    """The written-out update is torch.optim.SGD's, to the last bit, over a real network."""
+    torch.manual_seed(0)
+    ours_model = torch.nn.LSTM(3, 5)
+    torch_model = torch.nn.LSTM(3, 5)
+    torch_model.load_state_dict(ours_model.state_dict())
+    ours = make_optimizer(ours_model.parameters(), 0.1, momentum, nesterov=nesterov)
+    reference = torch.optim.SGD(
+        torch_model.parameters(),
+        lr=0.1 * (1 - momentum),
+        momentum=momentum,
+        nesterov=nesterov and momentum > 0,
+    )
+    inputs = torch.randn(7, 1, 3)
+    for _ in range(4):
+        for model, optimizer in ((ours_model, ours), (torch_model, reference)):
+            optimizer.zero_grad()
+            model(inputs)[0].pow(2).sum().backward()
+            optimizer.step()
+    for mine, theirs in zip(ours_model.parameters(), torch_model.parameters(), strict=True):
+        assert torch.equal(mine, theirs)
+
+
+def test_optimizer_resumes_from_a_torch_sgd_state_dict():
+    """A checkpoint written while the trainer used torch.optim.SGD resumes with the same steps."""
+    torch.manual_seed(0)
+    weights = torch.randn(4, requires_grad=True)
+    reference = torch.optim.SGD([weights], lr=0.1 * (1 - 0.9), momentum=0.9, nesterov=True)
+    (weights**2).sum().backward()
+    reference.step()
+    ours_weights = weights.detach().clone().requires_grad_(True)
+    ours = make_optimizer([ours_weights], learning_rate=0.1, momentum=0.9)
+    ours.load_state_dict(reference.state_dict())
+    for optimizer, parameter in ((reference, weights), (ours, ours_weights)):
+        optimizer.zero_grad()
+        (parameter**2).sum().backward()
+        optimizer.step()
+    assert torch.equal(weights, ours_weights)
+    assert set(ours.state_dict()["state"][0]) == set(reference.state_dict()["state"][0])
+
+
+def test_making_the_optimizer_does_not_import_torch_dynamo():
+    """torch.optim's optimisers import torch._dynamo (~1 s per training job); ours must not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from lstm_odyssey.training.optim import make_optimizer\n"
+        "weights = torch.zeros(2, requires_grad=True)\n"
+        "optimizer = make_optimizer([weights], learning_rate=0.1, momentum=0.9)\n"
+        "weights.sum().backward()\n"
+        "optimizer.step()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
 def test_early_stopping_waits_patience_epochs_after_the_best():
     stopper = EarlyStopping(patience=2)
     decisions = []

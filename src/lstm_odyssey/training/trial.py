@@ -52,7 +52,7 @@ from lstm_odyssey.training.batching import (
 from lstm_odyssey.training.checkpoint import load_checkpoint, save_checkpoint
 from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective, objective_of
-from lstm_odyssey.training.optim import clip_gradients, make_optimizer
+from lstm_odyssey.training.optim import MomentumSGD, clip_gradients, make_optimizer
 from lstm_odyssey.trial_record import RECORD_VERSION, record_problems
 from lstm_odyssey.trial_spec import TrialAddress, TrialSettings, trial_key
 
@@ -151,7 +151,7 @@ class TrainingState:
     """Everything that changes from epoch to epoch: what a checkpoint saves and restores."""
 
     model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: MomentumSGD
     shuffler: np.random.Generator
     # Noise is drawn on the CPU and moved: the same stream on every device, and a checkpoint's
     # generator state restores on a CPU or a CUDA machine alike.
