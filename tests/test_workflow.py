@@ -144,7 +144,6 @@ def test_a_tiny_iam_ondb_study_runs_on_its_stand_in(tmp_path):
 
 @pytest.mark.slow
 def test_a_tiny_timit_study_runs_on_its_stand_in(tmp_path):
-    pytest.importorskip("lstm_odyssey.data.timit.stand_in")
     import ctypes.util
 
     if ctypes.util.find_library("espeak-ng") is None:

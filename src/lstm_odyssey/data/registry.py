@@ -83,7 +83,7 @@ TASKS: dict[str, Task] = {
             recognise=iam_ondb_layout.recognise,
             stand_in=iam_ondb.STAND_IN,
             generate_stand_in="lstm_odyssey.data.iam_ondb.stand_in:generate_synthetic_iamondb",
-            recipe="lstm_odyssey.data.iam_ondb.prepare:preparation_recipe",
+            recipe="lstm_odyssey.data.iam_ondb.recipe:preparation_recipe",
         ),
     )
 }

@@ -14,20 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from lstm_odyssey.data.iam_ondb.recipe import INPUT_NAMES, OUTLIER_JUMP
 from lstm_odyssey.data.iam_ondb.strokes import Stroke, read_stroke_xml
 
 logger = logging.getLogger(__name__)
-
-
-OUTLIER_JUMP = 300.0
-"""Whiteboard units: a stroke point farther than this from all its stroke neighbours is noise.
-
-Consecutive pen points are milliseconds apart: a point 300 units (centimetres on the whiteboard)
-from both its neighbours is a tablet glitch, not pen movement.
-"""
-
-INPUT_NAMES = ("x", "y", "time", "pen_up")
-OFFSET_INPUT_NAMES = ("dx", "dy", "stroke_time", "pen_up")
 
 
 def remove_outliers(

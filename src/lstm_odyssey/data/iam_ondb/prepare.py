@@ -96,31 +96,13 @@ from lstm_odyssey.data.iam_ondb.pairing import (
     paper_split,
     split_lines,
 )
-from lstm_odyssey.data.iam_ondb.pen_features import (
-    INPUT_NAMES,
-    OFFSET_INPUT_NAMES,
-    OUTLIER_JUMP,
-    read_line_inks,
-)
+from lstm_odyssey.data.iam_ondb.pen_features import read_line_inks
+from lstm_odyssey.data.iam_ondb.recipe import INPUT_NAMES, OFFSET_INPUT_NAMES, OUTLIER_JUMP
 from lstm_odyssey.data.iam_ondb.strokes import SPLIT_LISTS, CorpusParts
 from lstm_odyssey.data.standardise import standardise, training_statistics
 from lstm_odyssey.data.store import SPLIT_NAMES, PreparedData, SplitData, write_prepared
 
 logger = logging.getLogger(__name__)
-
-
-PREPARATION_RECIPE = {
-    "rules": "pairing 1..n or the form skipped whole; ink-less lines skipped; time a running max",
-    "inputs": {"positions": INPUT_NAMES, "offsets": OFFSET_INPUT_NAMES},
-    "outlier_jump": OUTLIER_JUMP,
-}
-"""What preparation does to the corpus, as data: a Snakemake param of `prepare_data`, so a change
-to these rules reruns the preparation (reword it whenever the prepared file would change)."""
-
-
-def preparation_recipe() -> dict[str, Any]:
-    """What preparation does to IAM-OnDB (the registry's rerun trigger)."""
-    return PREPARATION_RECIPE
 
 
 def ctc_min_frames(labels: Sequence[int] | np.ndarray) -> int:
