@@ -68,18 +68,21 @@ interim: $(STAMP)
 
 # The paper's JSB arm on the Boulanger file: make reproduce JSB=/path/to/JSB\ Chorales.pickle
 # Starts from the published records (docs/reproduction/jsb/records, imported into the record
-# cache), so each run adds trials; raise `trials` in config/reproduce-jsb.yaml to add more.
+# cache), so each run adds trials; raise `trials` in config/reproduce-jsb.yaml to add more. Ends by
+# republishing the folder (tables, figures, records, run.md): commit it to share the new trials.
 REPRODUCE_CONFIG := config/reproduce-jsb.yaml
+REPRODUCTION := docs/reproduction/jsb
 reproduce: $(STAMP)
 	@test -n "$(JSB)" || { echo "usage: make reproduce JSB=<the Boulanger-Lewandowski JSB file>"; exit 2; }
 	@test -f "$(JSB)" || { echo "$(JSB): no such file"; exit 2; }
 	@mkdir -p resources; target="$$(realpath "$(JSB)")"; \
 	  [ "$$(readlink resources/reproduce-jsb-chorales)" = "$$target" ] \
 	  || ln -sfn "$$target" resources/reproduce-jsb-chorales
-	$(BIN)/lstm-odyssey import-records docs/reproduction/jsb/records
+	$(BIN)/lstm-odyssey import-records $(REPRODUCTION)/records
 	$(BIN)/snakemake --cores $(CORES) --configfile $(REPRODUCE_CONFIG) $(SNAKEMAKE_ARGS)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(REPRODUCE_CONFIG) \
 	  --report $$($(BIN)/lstm-odyssey study-directory --config $(REPRODUCE_CONFIG))/report.html
+	$(BIN)/lstm-odyssey publish $(REPRODUCTION) --config $(REPRODUCE_CONFIG)
 
 clean-results:
 	rm -rf results logs

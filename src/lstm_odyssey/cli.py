@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "export-records", "copy the study's finished trial records to a folder (to move them)"
     )
     export.add_argument("destination", help="folder; keeps <task>/<variant>/<index>.json")
+    publish = command(
+        "publish",
+        "copy the finished study's findings, tables, figures and records to a folder, with "
+        "run.md (how it ran, read off the records)",
+    )
+    publish.add_argument("destination", help="folder, e.g. docs/reproduction/jsb")
     imported = command(
         "import-records",
         "put finished trial records (e.g. an export) into the record cache: the next snakemake "
@@ -182,6 +188,8 @@ def _run(args: argparse.Namespace) -> int:
 
         print(export_records(paths.directory, args.destination).summary("exported"))
         return 0
+    if args.command == "publish":
+        return _publish(paths.directory, args.destination)
     if args.command == "status":
         return _status(args, config, args.results or paths.directory)
     task = args.task
@@ -263,6 +271,19 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     print(out)
+    return 0
+
+
+def _publish(study_directory: str, destination: str) -> int:
+    from lstm_odyssey.publication import RUN_REPORT_FILE, publish_study
+
+    try:
+        summary = publish_study(study_directory, destination)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    trials = sum(sum(counts.values()) for counts in summary.trials.values())
+    print(f"{trials} trials published to {destination} (see {Path(destination) / RUN_REPORT_FILE})")
     return 0
 
 
