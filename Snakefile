@@ -17,7 +17,15 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
+# One training job per trial, or (pack_size > 1) one per pack of trials (docs/packed-trials.md).
+if PACK_SIZE == 1:
+
+    include: "workflow/rules/train.smk"
+
+else:
+
+    include: "workflow/rules/pack.smk"
+
 include: "workflow/rules/analysis.smk"
 
 

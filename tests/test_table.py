@@ -183,8 +183,9 @@ def test_rows_sorted_by_task_then_paper_variant_order_then_index(tmp_path: Path)
     ]
 
 
-def test_variant_order_puts_unknown_names_last() -> None:
-    assert variant_order(["ZZ", "CIFG", "V", "AA", "NP"]) == ["V", "NP", "CIFG", "AA", "ZZ"]
+def test_variant_order_puts_other_names_last_in_the_order_they_first_appear() -> None:
+    names = ["ZZ", "CIFG", "V", "GRU", "AA", "NP", "ZZ"]
+    assert variant_order(names) == ["V", "NP", "CIFG", "ZZ", "GRU", "AA"]
 
 
 def test_all_problems_reported_together_naming_file_and_field(tmp_path: Path) -> None:

@@ -15,14 +15,23 @@ from pathlib import Path
 
 from lstm_odyssey.data.errors import CorpusError
 from lstm_odyssey.paths import checkpoint_path_for, study_paths
-from lstm_odyssey.study import ConfigError, hyperparameters_of, load_config, seed_of, trial_settings
-from lstm_odyssey.variant_specs import VARIANT_NAMES
+from lstm_odyssey.study import (
+    ConfigError,
+    hyperparameters_of,
+    load_config,
+    seed_of,
+    trial_settings,
+    variant_spec_of,
+)
 
 
 def _address_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="task key in the config, e.g. jsb")
     parser.add_argument(
-        "--variant", required=True, choices=VARIANT_NAMES, help="the paper's abbreviation"
+        "--variant",
+        required=True,
+        help="one of the config's variants: the paper's abbreviation (V, NP, ...), GRU, or a "
+        "name the config's custom_variants defines",
     )
     parser.add_argument("--index", required=True, type=int, help="trial index (0-based)")
 
@@ -254,6 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         settings,
         threads=args.threads or int(config["threads_per_trial"]),
         checkpoint_path=checkpoint_path_for(out),
+        variant_spec=variant_spec_of(config, args.variant),
     )
     print(
         json.dumps(

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from lstm_odyssey.variant_specs import VARIANT_NAMES
+from lstm_odyssey.variant_specs import ACTIVATIONS, BUILT_IN, SWITCHES
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -22,8 +22,12 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 @functools.cache
 def _schema() -> dict[str, Any]:
     schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-    # The variant names are stated once, in variant_specs.
-    schema["$defs"]["variant"]["enum"] = list(VARIANT_NAMES)
+    # The variant names and a variant's switches are stated once, in variant_specs.
+    schema["$defs"]["variant"]["enum"] = list(BUILT_IN)
+    schema["$defs"]["variant_changes"]["properties"] = {
+        name: {"enum": list(ACTIVATIONS)} if name.endswith("_activation") else {"type": "boolean"}
+        for name in SWITCHES
+    }
     return schema
 
 

@@ -19,7 +19,8 @@ from lstm_odyssey.io import atomic_write_json
 from lstm_odyssey.paths import read_study_identity, study_paths
 from lstm_odyssey.search.sampling import trial_hyperparameters, trial_seed
 from lstm_odyssey.search.space import search_dimensions
-from lstm_odyssey.trial_spec import TrialSettings
+from lstm_odyssey.trial_spec import TrialSettings, variant_identity
+from lstm_odyssey.variant_specs import CellSpec, cell_spec, custom_variant
 
 
 class ConfigError(ValueError):
@@ -49,6 +50,12 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     The one validation of a study config: the Snakefile and the command line both call it.
     """
     schema = config_schema()
+    # A study's own variants may be listed in `variants:` (and be the baseline) beside the
+    # built-in names; whether each is a valid variant is checked below, with the reason.
+    custom = config.get("custom_variants")
+    if isinstance(custom, dict):
+        known = schema["$defs"]["variant"]["enum"]
+        known += [name for name in custom if isinstance(name, str) and name not in known]
     # The tasks a study may have, each checked by its own section's definition: the registry's.
     schema["properties"]["tasks"]["properties"] = {
         name: {"$ref": f"#/$defs/{task.schema_definition}"} for name, task in TASKS.items()
@@ -61,13 +68,14 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
             f"  {'.'.join(str(p) for p in e.path) or '(top level)'}: {e.message}" for e in errors
         ]
         raise ConfigError(f"{source} does not match the config schema:\n" + "\n".join(lines))
+    _check_custom_variants(config["custom_variants"], source)
     if config["analysis"]["baseline"] not in config["variants"]:
         raise ConfigError(
             f"{source}: analysis.baseline {config['analysis']['baseline']!r} is not among "
             f"variants {config['variants']}"
         )
     for task, task_config in config["tasks"].items():
-        kind = TASKS[task].kind
+        kind = TASKS[task].kind_in(task_config["data"])
         if task_config["network"]["bidirectional"] and not kind.bidirectional_allowed:
             raise ConfigError(
                 f"{source}: tasks.{task}.network.bidirectional is true, but {task} is a "
@@ -78,6 +86,39 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         except ValueError as error:
             raise ConfigError(f"{source}: tasks.{task}.{error}") from error
     return config
+
+
+def _check_custom_variants(custom: dict[str, Any], source: str) -> None:
+    """Every custom variant is a name a folder and a wildcard can carry, not a built-in one, and
+    a combination of switches the equations can run; all problems in one message."""
+    problems = []
+    for name, changes in custom.items():
+        try:
+            custom_variant(name, changes)
+        except ValueError as error:
+            problems.append(f"  custom_variants.{name}: {error}")
+    folded = {}
+    for name in custom:
+        if name.casefold() in folded:
+            problems.append(
+                f"  custom_variants.{name}: differs from {folded[name.casefold()]} only in case; "
+                "both would share one folder on a case-insensitive file system"
+            )
+        folded.setdefault(name.casefold(), name)
+    if problems:
+        raise ConfigError(
+            f"{source}: a custom variant is invalid (each states its changes from vanilla V):\n"
+            + "\n".join(problems)
+        )
+
+
+def variant_spec_of(config: dict[str, Any], variant: str) -> CellSpec:
+    """What `variant` stands for in this (validated) study: a custom variant's switches from the
+    config's `custom_variants`, else the built-in cell of that name (the paper's nine, GRU)."""
+    custom = config.get("custom_variants") or {}
+    if variant in custom:
+        return custom_variant(variant, custom[variant])
+    return cell_spec(variant)
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -110,9 +151,20 @@ def trial_settings(config: dict[str, Any], task: str) -> TrialSettings:
     )
 
 
-def trial_identity_settings(config: dict[str, Any], task: str) -> dict[str, Any]:
-    """The settings that make a trial's result (Snakemake params: a change reruns the trial)."""
-    return trial_settings(config, task).identity()
+def trial_identity_settings(
+    config: dict[str, Any], task: str, variant: str | None = None
+) -> dict[str, Any]:
+    """The settings that make a trial's result (Snakemake params: a change reruns the trial).
+
+    With `variant`, also what the variant's name stands for where the name alone does not pin
+    it (`trial_spec.variant_identity`: a custom variant's switches, the GRU's formulation), the
+    part of the trial key beside the settings; the paper's nine add nothing, so their trials'
+    params are what they were before custom variants existed and rerun nothing.
+    """
+    identity = trial_settings(config, task).identity()
+    if variant is not None:
+        identity.update(variant_identity(variant_spec_of(config, variant)))
+    return identity
 
 
 def hyperparameters_of(config: dict[str, Any], task: str, variant: str, index: int) -> dict:

@@ -1,5 +1,6 @@
 # Config validation and the small input/params functions. Nothing heavy runs at DAG-build time:
 # on a cluster every job re-parses this file (no torch import here).
+import re
 import sys
 from pathlib import Path
 
@@ -58,7 +59,8 @@ for _task in TASKS:
 wildcard_constraints:
     task="|".join(TASKS),
     corpus="|".join(STAND_INS) or "no-stand-in-corpus",
-    variant="|".join(VARIANTS),
+    # escaped: a custom variant's name may hold + or . (e.g. NP+CIFG)
+    variant="|".join(map(re.escape, VARIANTS)),
     index=r"\d+",
 
 
@@ -73,7 +75,7 @@ def trial_count(task):
 def trial_results(task):
     """Every trial JSON of one task."""
     return expand(
-        rules.train_trial.output[0],
+        PATHS.trial_record(),
         task=task,
         variant=VARIANTS,
         index=range(trial_count(task)),
@@ -151,9 +153,50 @@ def get_trial_seed(wildcards):
 
 
 def get_trial_settings(wildcards):
-    """What a trial does besides its hyperparameters (a change here reruns the task's trials)."""
-    return trial_identity_settings(config, wildcards.task)
+    """What a trial does besides its hyperparameters (a change here reruns the task's trials),
+    and a custom variant's switches (editing them reruns that variant's trials)."""
+    return trial_identity_settings(config, wildcards.task, wildcards.variant)
 
+
+
+PACK_SIZE = int(config["pack_size"])
+# A pack job asks for what the profile gives one train_trial job (set-resources names rules;
+# the pack rules are generated, one per pack): its members train side by side in one process.
+PACK_RESOURCES = {
+    name: getattr(value, "raw", value)  # a profile's values arrive parsed (snakemake Resource)
+    for name, value in workflow.resource_settings.overwrite_resources.get(
+        "train_trial", {}
+    ).items()
+}
+PACK_RESOURCES.update(TRAIN_RESOURCES)
+
+
+def trial_packs(task):
+    """The packs of a task's trials with `pack_size` > 1: per variant, consecutive indices
+    in groups of `pack_size` (the last one may be smaller), as (variant, number, indices)."""
+    count = trial_count(task)
+    return [
+        (variant, number, list(range(start, min(start + PACK_SIZE, count))))
+        for variant in VARIANTS
+        for number, start in enumerate(range(0, count, PACK_SIZE))
+    ]
+
+
+def pack_members(task, variant, indices):
+    """The params function of one pack: each member's index, seed and hyperparameters
+    (computed when the job is planned, not at every parse)."""
+
+    def members(wildcards):
+        return [
+            {
+                "index": index,
+                "seed": seed_of(config, task, variant, index),
+                "hyperparameters": hyperparameters_of(config, task, variant, index),
+            }
+            for index in indices
+        ]
+
+    return members
 
 
 def get_search_config(wildcards):

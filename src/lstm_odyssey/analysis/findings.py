@@ -62,7 +62,10 @@ little", for which the paper gives no number).
 
 A last row, `trials`, is no finding: it says how many trials the statistics rest on, and how many
 of them diverged or exploded (`analysis.table`) and were scored as the task's worst ordinary
-trial. Its verdict is empty.
+trial. Its verdict is empty. Where the study trains variants beyond the paper's nine (GRU, its
+own `custom_variants`), a row `other variants` before it gives each one's Welch test against V
+and its parameter count, by the same rules as finding 1's statistic; it is no finding either (the
+paper's statements are about its nine), so its verdict is empty too.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ import pandas as pd
 
 from lstm_odyssey.analysis.fanova import FanovaResult, ForestSettings, fanova_importance
 from lstm_odyssey.analysis.selection import best_trials
+from lstm_odyssey.analysis.table import variant_order
 from lstm_odyssey.analysis.welch import welch_against_vanilla
 from lstm_odyssey.config_schema import schema_default
 from lstm_odyssey.search.space import SearchDimension
@@ -225,19 +229,21 @@ class _VariantTest:
     testable: bool
     direction: str  # better / worse / same (meaningful only when testable)
     text: str
+    parameter_count: float = math.nan  # mean over the best trials
 
 
 def _variant_tests(
     trials: pd.DataFrame, settings: FindingsSettings
 ) -> dict[str, _VariantTest] | None:
-    """Each variant's test against V, or None where V has no trials."""
+    """Each variant's test against V, or None where V has no trials: the paper's eight, present
+    or not, then any other variant of the table."""
     if trials.empty or VANILLA not in set(trials["variant"]):
         return None
     best = best_trials(trials, settings.best_fraction, settings.minimum_best)
     welch = welch_against_vanilla(best, VANILLA, settings.alpha).set_index("variant")
     n_baseline = int(welch.loc[VANILLA, "n"])
     tests = {}
-    for variant in VARIANT_NAMES:
+    for variant in variant_order([*VARIANT_NAMES, *welch.index]):
         if variant == VANILLA:
             continue
         if variant not in welch.index:
@@ -251,20 +257,33 @@ def _variant_tests(
         counts = f"{n} vs {n_baseline} best trials"
         if stand_ins:
             counts += f", {stand_ins} of them diverged/exploded stand-ins"
+        parameters = float(row["mean_parameter_count"])
         if not floor < settings.alpha:
             text = f"{variant} untestable ({counts}, smallest possible p {floor:.2g})"
-            tests[variant] = _VariantTest(variant, True, False, "", text)
+            tests[variant] = _VariantTest(variant, True, False, "", text, parameters)
         elif not math.isfinite(p_value):
             text = f"{variant} untestable ({counts}, no variance on either side)"
-            tests[variant] = _VariantTest(variant, True, False, "", text)
+            tests[variant] = _VariantTest(variant, True, False, "", text, parameters)
         else:
             direction = str(row["direction"])
             text = (
                 f"{variant} {direction} (p={p_value:.2g}, mean difference "
                 f"{float(row['difference']):+.3g}, {counts})"
             )
-            tests[variant] = _VariantTest(variant, True, True, direction, text)
+            tests[variant] = _VariantTest(variant, True, True, direction, text, parameters)
     return tests
+
+
+def _other_variants_text(tests: dict[str, _VariantTest] | None, others: Sequence[str]) -> str:
+    """Each variant beyond the paper's nine against V, with its parameter count."""
+    if tests is None:
+        return f"{', '.join(others)}: no vanilla (V) trials to compare with"
+    parts = []
+    for variant in others:
+        test = tests[variant]
+        count = test.parameter_count
+        parts.append(test.text + (f"; {count:,.0f} parameters" if math.isfinite(count) else ""))
+    return "; ".join(parts)
 
 
 def _untestable_names(tests: Sequence[_VariantTest]) -> str:
@@ -559,11 +578,15 @@ def task_findings(
         raise ValueError(f"findings are per task; the trials table holds {tasks}")
     task = tasks[0] if tasks else ""
     tests = _variant_tests(trials, settings)
+    # The paper's statements are about its nine; other variants get a row of their own.
+    paper_tests = None if tests is None else {v: tests[v] for v in VARIANT_NAMES if v in tests}
+    present = variant_order(trials["variant"]) if "variant" in trials.columns else []
+    others = [v for v in present if v not in VARIANT_NAMES]
     forest = _pooled_forest(trials, dimensions, settings.forest)
     judged = {
-        "1": _finding_none_better(tests),
-        "2": _finding_these_hurt(tests, ["NFG", "NOAF"], hurt=True),
-        "3": _finding_these_hurt(tests, ["CIFG", "NP"], hurt=False),
+        "1": _finding_none_better(paper_tests),
+        "2": _finding_these_hurt(paper_tests, ["NFG", "NOAF"], hurt=True),
+        "3": _finding_these_hurt(paper_tests, ["CIFG", "NP"], hurt=False),
         "4": _finding_learning_rate_first(forest),
         "5": _finding_momentum_little(forest, settings.grid_size),
         "6": _finding_independent(forest, settings.grid_size),
@@ -580,6 +603,18 @@ def task_findings(
         }
         for finding, (statistic, verdict, reason) in judged.items()
     ]
+    if others:
+        rows.append(
+            {
+                "task": task,
+                "finding": "other variants",
+                "paper": "(not a finding: variants beyond the paper's nine, each against V)",
+                "wording": "",
+                "statistic": _other_variants_text(tests, others),
+                "verdict": "",
+                "reason": "",
+            }
+        )
     rows.append(
         {
             "task": task,

@@ -117,14 +117,20 @@ _EPOCH_FIELDS = ("epoch", "train_loss", "valid_metric", "seconds")
 
 
 def variant_order(variants: Iterable[str]) -> list[str]:
-    """The distinct variants in the paper's order; unknown names follow, alphabetically."""
-    present = set(variants)
-    known = [v for v in VARIANT_ORDER if v in present]
-    return known + sorted(present - set(VARIANT_ORDER))
+    """The distinct variants: the paper's nine in the paper's order, then every other one (GRU,
+    a study's own variants) in the order it first appears.
+
+    The workflow lists a task's trial files in the order of the config's `variants:`, and every
+    table keeps its rows in this order, so a study's extras show in its config's order in every
+    table and figure."""
+    present = list(dict.fromkeys(variants))
+    paper = [v for v in VARIANT_ORDER if v in present]
+    return paper + [v for v in present if v not in VARIANT_ORDER]
 
 
 def sort_by_address(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows ordered by task, variant (paper order, unknown names last) and, if present, index."""
+    """Rows ordered by task, variant (`variant_order`: the paper's nine first, then the others
+    as they first appear) and, if present, index."""
     if df.empty:
         return df.reset_index(drop=True)
     keys = ["task", "variant"] + (["index"] if "index" in df.columns else [])

@@ -2,12 +2,14 @@
 
 Everything that depends on which task it is asks here: the config check (which sections a study
 may have), the corpus checks before any job runs, the stand-in and preparation rules, and the
-preparation itself. A task's corpus package (`data/jsb`, `data/timit`, `data/iam_ondb`) states
-its facts in its `__init__` and checks a configured path in its `layout` module (both light);
-the heavy functions (preparation, stand-in generation) are named here as `module:function` and
-imported only when called, so the Snakefile's parse reads this module without reading a corpus
-reader. Adding a task is one corpus package plus one entry in `TASKS` (and its config section in
-the schema); see docs/architecture.md.
+preparation itself. A task's corpus package (`data/jsb`, `data/timit`, `data/iam_ondb`,
+`data/sequences`) states its facts in its `__init__` and checks a configured path in its `layout`
+module (both light); the heavy functions (preparation, stand-in generation) are named here as
+`module:function` and imported only when called, so the Snakefile's parse reads this module
+without reading a corpus reader. Adding a task is one corpus package plus one entry in `TASKS`
+(and its config section in the schema); see docs/architecture.md. A task's kind is usually its
+corpus's; `sequences` (your own files) takes it from its `data:` section, so ask
+`task_kind(name, data)`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lstm_odyssey.data import iam_ondb, jsb, timit
+from lstm_odyssey.data import iam_ondb, jsb, sequences, timit
 from lstm_odyssey.data.corpus_problems import (
     CorpusProblem,
     WhatElse,
@@ -28,6 +30,7 @@ from lstm_odyssey.data.corpus_problems import (
 )
 from lstm_odyssey.data.iam_ondb import layout as iam_ondb_layout
 from lstm_odyssey.data.jsb import layout as jsb_layout
+from lstm_odyssey.data.sequences import layout as sequences_layout
 from lstm_odyssey.data.timit import layout as timit_layout
 from lstm_odyssey.tasks import TaskKind
 
@@ -40,7 +43,7 @@ class Task:
     """One task: what it is, where its corpus comes from and how it is prepared."""
 
     name: str  # the config's `tasks:` key
-    kind: TaskKind
+    kind: TaskKind | None  # None: the config's `data:` section chooses it (`kind_of`)
     schema_definition: str  # the config schema's `$defs` entry for the task's section
     # "module:function" (data section, corpus folder or None, out_path, workers) -> PreparedData
     prepare: str
@@ -51,6 +54,19 @@ class Task:
     generate_stand_in: str | None = None  # "module:function" (out_directory, **options)
     # "module:function" () -> what preparation does, as data (a change reruns the preparation)
     recipe: str | None = None
+    # The kind a `data:` section chooses, for a task whose kind is the config's (`kind` None).
+    kind_of: Callable[[Mapping[str, Any]], TaskKind] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind is None) == (self.kind_of is None):
+            raise ValueError(f"task {self.name!r}: give exactly one of `kind` and `kind_of`")
+
+    def kind_in(self, data: Mapping[str, Any]) -> TaskKind:
+        """The task's kind: its own, or the one its (validated) `data:` section chooses."""
+        if self.kind is not None:
+            return self.kind
+        assert self.kind_of is not None
+        return self.kind_of(data)
 
 
 TASKS: dict[str, Task] = {
@@ -85,6 +101,16 @@ TASKS: dict[str, Task] = {
             generate_stand_in="lstm_odyssey.data.iam_ondb.stand_in:generate_synthetic_iamondb",
             recipe="lstm_odyssey.data.iam_ondb.recipe:preparation_recipe",
         ),
+        Task(
+            "sequences",
+            None,
+            "sequences_task",
+            prepare="lstm_odyssey.data.sequences.prepare:prepare_task_data",
+            corpus_problems=sequences_layout.corpus_problems,
+            recognise=sequences_layout.recognise,
+            recipe="lstm_odyssey.data.sequences:preparation_recipe",
+            kind_of=sequences.kind_of,
+        ),
     )
 }
 
@@ -95,6 +121,11 @@ def task(name: str) -> Task:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"unknown task {name!r}; known: {sorted(TASKS)}") from None
+
+
+def task_kind(name: str, data: Mapping[str, Any]) -> TaskKind:
+    """The kind of the task called `name`, whose (validated) `data:` section is `data`."""
+    return task(name).kind_in(data)
 
 
 def _resolve(reference: str) -> Callable[..., Any]:

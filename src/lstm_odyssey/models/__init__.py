@@ -1,6 +1,7 @@
-"""LSTM variants and the networks built from them.
+"""LSTM variants, the GRU, and the networks built from them.
 
-Modules, each importing only those below it: `variants` (the nine configurations, the parameter
-layout and the reference step) <- `fast_lstm` (the fused C++ kernel) <- `implementations` (which
-of the two runs) <- `layer` (`VariantLSTM`) <- `networks` (stacked layers + read-out).
+Modules, each importing only those below it: `variants` (the LSTM configurations, the parameter
+layout and the reference step) and `gru` (the GRU's equations, layout, reference loop and torch's
+fused GRU) <- `fast_lstm` (the fused C++ LSTM kernel) <- `implementations` (which one runs)
+<- `layer` (`VariantLSTM`, `GRULayer`) <- `networks` (stacked layers + read-out).
 """

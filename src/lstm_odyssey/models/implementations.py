@@ -11,8 +11,12 @@ the reference; `auto` does so silently. The CPU kernel is never called with a te
 device. When the kernel cannot be built, `fast_lstm` warns once with the reason (the compiler's
 message for a build error) and the reference runs; `fast_lstm.kernel_build_error()` keeps it.
 
-Imports point down only: this module uses `variants` and `fast_lstm`, and the layer
-(`models.layer`) uses this one.
+The GRU (`models.gru`) has the same two: `reference` (its readable loop) and `fast`, torch's own
+fused GRU, which runs wherever torch's GRU does (CPU, CUDA; cuDNN there), so `auto` and `fast`
+always give it. `kernel_isa_of` says whether our fused kernel ran, for the trial record.
+
+Imports point down only: this module uses `variants`, `gru` and `fast_lstm`, and the layers
+(`models.layer`) use this one.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import warnings
 import torch
 from torch import Tensor
 
-from lstm_odyssey.models.fast_lstm import fast_available, run_fused
+from lstm_odyssey.models import gru
+from lstm_odyssey.models.fast_lstm import fast_available, kernel_isa, run_fused
 from lstm_odyssey.models.variants import VariantParameters, run_reference
+from lstm_odyssey.variant_specs import CellSpec, GRUSpec
 
 IMPLEMENTATION_NAMES: tuple[str, ...] = ("reference", "fast", "auto")
 KERNEL_DTYPES = (torch.float32, torch.float64)
@@ -45,15 +51,20 @@ def check_implementation(requested: str) -> None:
         )
 
 
-def resolve_implementation(requested: str, device: torch.device, dtype: torch.dtype) -> str:
+def resolve_implementation(
+    requested: str, device: torch.device, dtype: torch.dtype, variant: CellSpec | None = None
+) -> str:
     """What runs when `requested` is asked for on `device` with `dtype`: "fast" or "reference".
 
-    Builds the kernel on first use (cached on disk), so calling this before training keeps a
-    first build out of the measured epoch time.
+    `variant` None or an LSTM: the fused kernel's rules above. For the GRU, "fast" (torch's
+    fused GRU) unless the reference is asked for. Builds the LSTM kernel on first use (cached on
+    disk), so calling this before training keeps a first build out of the measured epoch time.
     """
     check_implementation(requested)
     if requested == "reference":
         return "reference"
+    if isinstance(variant, GRUSpec):
+        return "fast"
     if device.type != "cpu" or dtype not in KERNEL_DTYPES:
         if requested == "fast":
             _warn_once(
@@ -65,9 +76,20 @@ def resolve_implementation(requested: str, device: torch.device, dtype: torch.dt
     return "fast" if fast_available() else "reference"
 
 
-def run_forward_in_time(layer: VariantParameters, requested: str, x: Tensor) -> Tensor:
+def kernel_isa_of(implementation: str, variant: CellSpec | None = None) -> str | None:
+    """The fused LSTM kernel's instruction-set path when it is what ran (`implementation` as
+    resolved), else None: the reference ran, or torch's own GRU."""
+    if implementation != "fast" or isinstance(variant, GRUSpec):
+        return None
+    return kernel_isa()
+
+
+def run_forward_in_time(
+    layer: VariantParameters | gru.GRUParameters, requested: str, x: Tensor
+) -> Tensor:
     """`layer`'s recurrence over (T, B, I), forward in time, by what `requested` resolves to for
-    `x`; the caller handles reversal, lengths and masking."""
-    if resolve_implementation(requested, x.device, x.dtype) == "fast":
-        return run_fused(layer, x)
-    return run_reference(layer, x)
+    `x` and the layer's cell; the caller handles reversal, lengths and masking."""
+    fast = resolve_implementation(requested, x.device, x.dtype, layer.spec) == "fast"
+    if isinstance(layer.spec, GRUSpec):
+        return gru.run_fused(layer, x) if fast else gru.run_reference(layer, x)
+    return run_fused(layer, x) if fast else run_reference(layer, x)

@@ -1,13 +1,15 @@
-"""One LSTM layer in any of the nine configurations, as a PyTorch module.
+"""One recurrent layer as a PyTorch module: an LSTM in any configuration, or the GRU.
 
 :class:`VariantLSTM` holds the parameters of a configuration in the layout stated in
-``models.variants`` (where its reference step, equation (1), lives), draws them as the
-paper does, and runs a (T, B, I) batch in either direction with per-sequence lengths.
+``models.variants`` (where its reference step, equation (1), lives); :class:`GRULayer` holds
+the GRU's in the layout of ``models.gru``. Both draw them as the paper does and run a
+(T, B, I) batch in either direction with per-sequence lengths, alike (`_run_directed`).
 The time loop itself is done by the implementation asked for by name
-(``models.implementations``: the reference loop or the fused kernel).
+(``models.implementations``: the reference loop, the fused kernel, torch's fused GRU).
+:func:`recurrent_layer` builds the one a spec names.
 
-Imports point down: this module uses ``implementations`` and ``variants``; ``networks``
-stacks its layers.
+Imports point down: this module uses ``implementations``, ``variants`` and ``gru``;
+``networks`` stacks its layers.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from lstm_odyssey.models import gru
 from lstm_odyssey.models.implementations import check_implementation, run_forward_in_time
 from lstm_odyssey.models.variants import (
     LSTMState,
     VariantSpec,
     get_variant,
     initial_state,
+    parameter_count,
     reference_step,
 )
+from lstm_odyssey.variant_specs import GRU, CellSpec, GRUSpec, cell_spec
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -112,18 +117,7 @@ class VariantLSTM(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """(T, B, I) -> (T, B, H); ``lengths`` (B,) marks each sequence's valid steps."""
-        if lengths is not None:
-            _check_lengths(lengths, x)
-        if self.reverse:
-            x = reverse_padded(x, lengths)
-        # Forward in time over every step; reversal, lengths and masking are handled here.
-        y = run_forward_in_time(self, self.implementation, x)
-        if self.reverse:
-            y = reverse_padded(y, lengths)
-        if lengths is not None:
-            mask = padding_mask(lengths.to(device=y.device), y.shape[0])
-            y = y * mask.unsqueeze(-1).to(y.dtype)
-        return y
+        return _run_directed(self, x, lengths)
 
     def extra_repr(self) -> str:
         return (
@@ -133,4 +127,100 @@ class VariantLSTM(nn.Module):
         )
 
 
-__all__ = ["VariantLSTM", "padding_mask", "reverse_padded"]
+def _run_directed(
+    layer: VariantLSTM | GRULayer, x: Tensor, lengths: Tensor | None = None
+) -> Tensor:
+    """A layer's (T, B, I) -> (T, B, H) in its direction; outputs at padded steps are zero."""
+    if lengths is not None:
+        _check_lengths(lengths, x)
+    if layer.reverse:
+        x = reverse_padded(x, lengths)
+    # Forward in time over every step; reversal, lengths and masking are handled here.
+    y = run_forward_in_time(layer, layer.implementation, x)
+    if layer.reverse:
+        y = reverse_padded(y, lengths)
+    if lengths is not None:
+        mask = padding_mask(lengths.to(device=y.device), y.shape[0])
+        y = y * mask.unsqueeze(-1).to(y.dtype)
+    return y
+
+
+class GRULayer(nn.Module):
+    """One GRU layer (``models.gru``: torch's formulation, reset gate after the recurrent
+    product); (T, B, I) -> (T, B, H), directions and lengths as :class:`VariantLSTM`."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        reverse: bool = False,
+        init_std: float = 0.1,
+        implementation: str = "reference",
+    ) -> None:
+        super().__init__()
+        check_implementation(implementation)
+        self.spec = GRU
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.reverse = reverse
+        self.init_std = init_std
+        self.implementation = implementation
+
+        blocks = len(gru.BLOCKS)
+        self.W = nn.Parameter(torch.empty(blocks * hidden_size, input_size))
+        self.R = nn.Parameter(torch.empty(blocks * hidden_size, hidden_size))
+        self.b = nn.Parameter(torch.empty(blocks * hidden_size))
+        self.b_Rn = nn.Parameter(torch.empty(hidden_size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from N(0, init_std), as for the LSTMs."""
+        for parameter in self.parameters():
+            nn.init.normal_(parameter, mean=0.0, std=self.init_std)
+
+    def step(self, input_projection: Tensor, h_prev: Tensor) -> Tensor:
+        """One time step (``gru.reference_step``); ``input_projection`` is W x_t + b, (B, 3H)."""
+        return gru.reference_step(self, input_projection, h_prev)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """(T, B, I) -> (T, B, H); ``lengths`` (B,) marks each sequence's valid steps."""
+        return _run_directed(self, x, lengths)
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"reverse={self.reverse}, implementation={self.implementation!r}"
+        )
+
+
+def recurrent_layer(
+    variant: str | CellSpec,
+    input_size: int,
+    hidden_size: int,
+    reverse: bool = False,
+    init_std: float = 0.1,
+    implementation: str = "reference",
+) -> VariantLSTM | GRULayer:
+    """The layer `variant` names: a :class:`GRULayer` for the GRU, else a :class:`VariantLSTM`."""
+    spec = cell_spec(variant)
+    if isinstance(spec, GRUSpec):
+        return GRULayer(input_size, hidden_size, reverse, init_std, implementation)
+    return VariantLSTM(spec, input_size, hidden_size, reverse, init_std, implementation)
+
+
+def layer_parameter_count(variant: str | CellSpec, input_size: int, hidden_size: int) -> int:
+    """Closed-form number of parameters of the layer `variant` names."""
+    spec = cell_spec(variant)
+    if isinstance(spec, GRUSpec):
+        return gru.parameter_count(input_size, hidden_size)
+    return parameter_count(spec, input_size, hidden_size)
+
+
+__all__ = [
+    "GRULayer",
+    "VariantLSTM",
+    "layer_parameter_count",
+    "padding_mask",
+    "recurrent_layer",
+    "reverse_padded",
+]

@@ -1,9 +1,10 @@
-"""Networks used in the experiments: stacked (bi)directional variant LSTMs + a linear read-out.
+"""Networks used in the experiments: stacked (bi)directional recurrent layers + a linear read-out.
 
 Every task in the paper uses the same shape of network: one or more levels of
 :class:`~lstm_odyssey.models.layer.VariantLSTM` layers (bidirectional: a forward
 and a reverse layer per level, outputs concatenated and fed to the next level),
-then a linear layer giving per-step logits. Losses (softmax, sigmoid) live in
+then a linear layer giving per-step logits. A GRU network is the same shape with
+:class:`~lstm_odyssey.models.layer.GRULayer` layers. Losses (softmax, sigmoid) live in
 training, so ``forward`` returns raw logits.
 """
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lstm_odyssey.models.layer import VariantLSTM
-from lstm_odyssey.models.variants import VariantSpec, get_variant, parameter_count
+from lstm_odyssey.models.layer import layer_parameter_count, recurrent_layer
+from lstm_odyssey.variant_specs import CellSpec, cell_spec
 
 
 def network_parameter_count(
-    variant: str | VariantSpec,
+    variant: str | CellSpec,
     input_size: int,
     hidden_size: int,
     output_size: int,
@@ -29,17 +30,18 @@ def network_parameter_count(
     count = 0
     level_input = input_size
     for _ in range(layers):
-        count += directions * parameter_count(variant, level_input, hidden_size)
+        count += directions * layer_parameter_count(variant, level_input, hidden_size)
         level_input = directions * hidden_size
     return count + output_size * (level_input + 1)
 
 
 class SequenceNetwork(nn.Module):
-    """Stacked variant-LSTM levels then a linear layer; (T, B, I) -> logits (T, B, O)."""
+    """Stacked recurrent levels (an LSTM variant or the GRU) then a linear layer;
+    (T, B, I) -> logits (T, B, O)."""
 
     def __init__(
         self,
-        variant: str | VariantSpec,
+        variant: str | CellSpec,
         input_size: int,
         hidden_size: int,
         output_size: int,
@@ -51,7 +53,7 @@ class SequenceNetwork(nn.Module):
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
-        self.spec = get_variant(variant)
+        self.spec = cell_spec(variant)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.output_size = output_size
@@ -65,7 +67,7 @@ class SequenceNetwork(nn.Module):
         for _ in range(layers):
             self.levels.append(
                 nn.ModuleList(
-                    VariantLSTM(
+                    recurrent_layer(
                         self.spec,
                         level_input,
                         hidden_size,

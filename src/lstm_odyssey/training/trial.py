@@ -38,8 +38,7 @@ from lstm_odyssey.config_schema import search_dimension_names
 from lstm_odyssey.conventions import LOSS_CONVENTION
 from lstm_odyssey.data.store import read_prepared
 from lstm_odyssey.io import atomic_write_json
-from lstm_odyssey.models.fast_lstm import kernel_isa
-from lstm_odyssey.models.implementations import resolve_implementation
+from lstm_odyssey.models.implementations import kernel_isa_of, resolve_implementation
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.provenance import runtime_provenance
 from lstm_odyssey.tasks import TaskKind, metric_unit, task_kind
@@ -54,7 +53,8 @@ from lstm_odyssey.training.early_stopping import EarlyStopping
 from lstm_odyssey.training.objectives import Batch, Objective, objective_of
 from lstm_odyssey.training.optim import MomentumSGD, clip_gradients, make_optimizer
 from lstm_odyssey.trial_record import RECORD_VERSION, record_problems
-from lstm_odyssey.trial_spec import TrialAddress, TrialSettings, trial_key
+from lstm_odyssey.trial_spec import TrialAddress, TrialSettings, trial_key, variant_identity
+from lstm_odyssey.variant_specs import CellSpec, cell_spec
 
 __all__ = ["TrialAddress", "TrialSettings", "evaluate", "resolve_device", "run_trial", "trial_key"]
 
@@ -188,11 +188,13 @@ def initial_state(
     settings: TrialSettings,
     data: TrialData,
     device: torch.device,
+    variant: CellSpec | None = None,
 ) -> TrainingState:
-    """The network drawn from the trial's seed, its optimiser and the trial's random streams."""
+    """The network drawn from the trial's seed, its optimiser and the trial's random streams.
+    `variant`: what the address's variant name stands for (default: the built-in of that name)."""
     torch.manual_seed(address.seed)
     model = SequenceNetwork(
-        address.variant,
+        variant if variant is not None else address.variant,
         input_size=int(data.metadata["input_size"]),
         hidden_size=int(hyperparameters["hidden_size"]),
         output_size=int(data.metadata["n_classes"]),
@@ -265,8 +267,12 @@ def trial_record(
     status: str,
     test_metric: float | None,
     provenance: dict[str, Any],
+    variant: CellSpec | None = None,
 ) -> dict[str, Any]:
-    """The trial's JSON record (the contract in `trial_record`), checked before it is written."""
+    """The trial's JSON record (the contract in `trial_record`), checked before it is written.
+
+    A variant other than the paper's nine also records what it is (`variant_spec`: its cell and
+    switches); a paper variant's record is what it always was."""
     if status == "diverged":
         stop_reason = "diverged"
     elif state.stopper.should_stop:
@@ -297,6 +303,7 @@ def trial_record(
         "train_seconds": sum(e["seconds"] for e in state.epochs),
         "provenance": provenance,
     }
+    record.update(variant_identity(variant if variant is not None else cell_spec(address.variant)))
     problems = record_problems(json.loads(json.dumps(record, default=str)))
     if problems:  # the writer broke the contract the tables read: fail here, not in collect
         raise RuntimeError(f"{address}: the trial record breaks its contract: {problems}")
@@ -397,6 +404,42 @@ def resume_from_checkpoint(
         log.info("resuming %s from checkpoint after epoch %d", address, len(state.epochs))
 
 
+def record_epoch(
+    state: TrainingState,
+    data: TrialData,
+    address: TrialAddress,
+    settings: TrialSettings,
+    epoch: int,
+    train_loss: float,
+    valid_metric: float,
+    seconds: float,
+) -> None:
+    """A finished epoch's bookkeeping: its row, early stopping (the best weights kept), its log
+    line. Shared by the solo loop below and the packed trainer (`training.packed`)."""
+    state.epochs.append(
+        {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "valid_metric": valid_metric,
+            "seconds": seconds,
+        }
+    )
+    if state.stopper.update(epoch, valid_metric):
+        state.best_state = copy.deepcopy(state.model.state_dict())
+    log.info(
+        "%s epoch %d/%d: train loss %.4f nats/frame, valid %s %s (best %s at epoch %d), %.1f s",
+        address,
+        epoch,
+        settings.max_epochs,
+        train_loss,
+        data.kind.metric_name,
+        _metric_text(valid_metric, data.kind.metric_unit),
+        _metric_text(state.stopper.best_valid_metric, data.kind.metric_unit),
+        state.stopper.best_valid_epoch,
+        seconds,
+    )
+
+
 def train_until_stopped(
     state: TrainingState,
     data: TrialData,
@@ -420,28 +463,7 @@ def train_until_stopped(
             log.warning("%s epoch %d/%d: diverged", address, epoch, settings.max_epochs)
             return "diverged"
         seconds = time.perf_counter() - epoch_start
-        state.epochs.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "valid_metric": valid_metric,
-                "seconds": seconds,
-            }
-        )
-        if state.stopper.update(epoch, valid_metric):
-            state.best_state = copy.deepcopy(state.model.state_dict())
-        log.info(
-            "%s epoch %d/%d: train loss %.4f nats/frame, valid %s %s (best %s at epoch %d), %.1f s",
-            address,
-            epoch,
-            settings.max_epochs,
-            train_loss,
-            data.kind.metric_name,
-            _metric_text(valid_metric, data.kind.metric_unit),
-            _metric_text(state.stopper.best_valid_metric, data.kind.metric_unit),
-            state.stopper.best_valid_epoch,
-            seconds,
-        )
+        record_epoch(state, data, address, settings, epoch, train_loss, valid_metric, seconds)
         if (
             checkpoint.path is not None
             and time.monotonic() - last_checkpoint >= checkpoint.interval_s
@@ -467,6 +489,7 @@ def trial_provenance(
     implementation: str,
     data: TrialData,
     started: dt.datetime,
+    variant: CellSpec | None = None,
 ) -> dict[str, Any]:
     """Where, on what and with which code path the trial ran."""
     return {
@@ -474,7 +497,7 @@ def trial_provenance(
         "threads": threads,
         "device": str(device),
         "implementation": implementation,
-        "kernel_isa": kernel_isa() if implementation == "fast" else None,
+        "kernel_isa": kernel_isa_of(implementation, variant),
         "data_hash": data.content_hash,
         "data_source": data.metadata.get("source"),
         "started": started.isoformat(),
@@ -506,8 +529,13 @@ def run_trial(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_interval_s: float = 0.0,
     record_cache: str | os.PathLike | None = None,
+    variant_spec: CellSpec | None = None,
 ) -> dict[str, Any]:
     """Train one trial and write its JSON record atomically to `result_path`.
+
+    `variant_spec` is what the address's variant name stands for: a study's own variant's
+    switches (`study.variant_spec_of`); left out, the built-in cell of that name (the paper's
+    nine, GRU). Its switches join the trial's key unless it is one of the paper's nine.
 
     With `checkpoint_path`, the state after an epoch is saved there (after every epoch, or at
     most every `checkpoint_interval_s` seconds to spare shared file systems) and a run that finds
@@ -519,19 +547,22 @@ def run_trial(
     same content) never costs its training again.
     """
     _check_request(hyperparameters, settings)
+    variant = variant_spec if variant_spec is not None else cell_spec(address.variant)
+    if variant.name != address.variant:
+        raise ValueError(f"{address}: the variant spec is named {variant.name!r}")
     torch.set_num_threads(threads)
     started = dt.datetime.now(dt.UTC)
     device = resolve_device(settings.device)
     data = load_trial_data(data_path, settings, device)
-    key = trial_key(address, hyperparameters, settings, data.content_hash)
+    key = trial_key(address, hyperparameters, settings, data.content_hash, variant)
     cached = restore_from_cache(record_cache, key, address, result_path)
     if cached is not None:
         return cached
 
-    state = initial_state(address, hyperparameters, settings, data, device)
+    state = initial_state(address, hyperparameters, settings, data, device, variant)
     # The forward pass asks the same function, so the record names what really ran; asking it
     # now also builds the kernel before epoch 1, so a first build never counts as training time.
-    implementation = resolve_implementation(settings.implementation, device, torch.float32)
+    implementation = resolve_implementation(settings.implementation, device, torch.float32, variant)
     checkpoint = CheckpointPolicy(
         None if checkpoint_path is None else Path(checkpoint_path), key, checkpoint_interval_s
     )
@@ -558,7 +589,8 @@ def run_trial(
         key=key,
         status=status,
         test_metric=test_metric,
-        provenance=trial_provenance(threads, device, implementation, data, started),
+        provenance=trial_provenance(threads, device, implementation, data, started, variant),
+        variant=variant,
     )
     log_trial_end(address, record, _why_it_ended(record, settings.patience))
     write_record(record, result_path, record_cache, checkpoint)
