@@ -112,10 +112,20 @@ def timed(update, repeats: int) -> float:
 
 
 def fit_cost_model(points: list[tuple[int, int, float]]) -> tuple[float, float]:
-    """Least squares t_step = latency + work * K * H * (H + I) over (K, H, seconds/step)."""
+    """t_step = latency + work * K * H * (H + I) over (K, H, seconds/step), fitted to relative
+    error (each point weighted by 1 / its time: the small packs' latency and the large packs'
+    arithmetic both count; plain least squares lets the largest pack decide and can return a
+    negative latency), with both terms kept non-negative."""
     design = np.array([[1.0, k * h * (h + INPUTS)] for k, h, _ in points])
     seconds = np.array([t for _, _, t in points])
-    (latency, work), *_ = np.linalg.lstsq(design, seconds, rcond=None)
+    weighted = design / seconds[:, None]
+    (latency, work), *_ = np.linalg.lstsq(weighted, np.ones_like(seconds), rcond=None)
+    if latency < 0 or work < 0:  # one term alone explains the points better: fit it alone
+        column = 0 if work < 0 else 1
+        alone = float(
+            np.linalg.lstsq(weighted[:, [column]], np.ones_like(seconds), rcond=None)[0][0]
+        )
+        latency, work = (alone, 0.0) if column == 0 else (0.0, alone)
     return float(latency), float(work)
 
 
