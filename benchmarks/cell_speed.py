@@ -1,8 +1,9 @@
 """Per-sequence training cost of vanilla LSTM, a custom variant (NP+CIFG) and the GRU.
 
 Forward + backward of one sequence (batch 1, one thread, the paper's online SGD) through one layer
-of each cell, by both of its implementations: for the LSTMs our fused kernel and the reference
-Python loop, for the GRU torch's fused GRU and its reference loop (`models.gru`). All are timed
+of each cell, by both of its implementations: our fused kernel (`models.fast_lstm`,
+`models.fast_gru`) and the reference Python loop. One more row, "GRU torch", is torch's own fused
+GRU (`gru.run_fused`: ATen's loop on CPU, what `fast` runs on CUDA), for comparison. All are timed
 interleaved in one run (the machine is shared, so absolute times drift; ratios hold) and every
 time is also given as a ratio to V's fused time.
 
@@ -21,8 +22,8 @@ import torch
 from machine import machine_line
 from torch import Tensor, nn
 
-from lstm_odyssey.models import fast_lstm
-from lstm_odyssey.models.layer import recurrent_layer
+from lstm_odyssey.models import fast_lstm, gru
+from lstm_odyssey.models.layer import GRULayer, recurrent_layer
 from lstm_odyssey.variant_specs import CellSpec, cell_spec, custom_variant
 
 CELLS: dict[str, CellSpec] = {
@@ -32,7 +33,19 @@ CELLS: dict[str, CellSpec] = {
     ),
     "GRU": cell_spec("GRU"),
 }
-WHAT_IS_FAST = {"GRU": "torch's fused GRU"}
+TORCH_GRU = "GRU torch"
+"""The extra row: the GRU layer's parameters run by torch's fused GRU instead of our kernel."""
+
+
+class TorchGRU(nn.Module):
+    """A GRU layer whose forward pass is torch's fused GRU (forward in time, no lengths)."""
+
+    def __init__(self, layer: GRULayer) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gru.run_fused(self.layer, x)
 
 
 def training_step(model: nn.Module, x: Tensor, grad: Tensor) -> Callable[[], float]:
@@ -69,19 +82,24 @@ def main() -> None:
         )
         return training_step(layer, x, grad)
 
+    rows = [*CELLS, TORCH_GRU]
     fast = {name: timer(name, "fast") for name in CELLS}
+    torch_layer = recurrent_layer(CELLS["GRU"], args.inputs, args.hidden)
+    assert isinstance(torch_layer, GRULayer)
+    fast[TORCH_GRU] = training_step(TorchGRU(torch_layer), x, grad)
     reference = {name: timer(name, "reference") for name in CELLS}
     for step in [*fast.values(), *reference.values()]:  # warm-up: allocator, kernel, caches
         step()
-    fast_times: dict[str, list[float]] = {name: [] for name in CELLS}
+    fast_times: dict[str, list[float]] = {name: [] for name in rows}
     reference_times: dict[str, list[float]] = {name: [] for name in CELLS}
     for repeat in range(args.repeats):
-        for name in CELLS:
+        for name in rows:
             fast_times[name].append(fast[name]())
-            if repeat < args.reference_repeats:
+            if repeat < args.reference_repeats and name in reference:
                 reference_times[name].append(reference[name]())
     fast_ms = {name: 1e3 * statistics.median(times) for name, times in fast_times.items()}
     reference_ms = {name: 1e3 * statistics.median(times) for name, times in reference_times.items()}
+    reference_ms[TORCH_GRU] = reference_ms["GRU"]  # the same reference loop
 
     print(machine_line())
     print(
@@ -93,19 +111,20 @@ def main() -> None:
         name: sum(p.numel() for p in recurrent_layer(spec, args.inputs, args.hidden).parameters())
         for name, spec in CELLS.items()
     }
+    parameters[TORCH_GRU] = parameters["GRU"]
     header = (
-        f"{'cell':<8} {'parameters':>10} {'fused ms':>9} {'reference ms':>13} "
+        f"{'cell':<9} {'parameters':>10} {'fused ms':>9} {'reference ms':>13} "
         f"{'fused/V':>8} {'reference/V':>12} {'reference/fused':>16}  fused is"
     )
     print(header)
     print("-" * len(header))
     base = fast_ms["V"]
-    for name in CELLS:
+    for name in rows:
         print(
-            f"{name:<8} {parameters[name]:>10,} {fast_ms[name]:9.2f} {reference_ms[name]:13.2f} "
+            f"{name:<9} {parameters[name]:>10,} {fast_ms[name]:9.2f} {reference_ms[name]:13.2f} "
             f"{fast_ms[name] / base:8.2f} {reference_ms[name] / base:12.2f} "
             f"{reference_ms[name] / fast_ms[name]:16.2f}  "
-            f"{WHAT_IS_FAST.get(name, 'our fused kernel')}"
+            + ("torch's fused GRU" if name == TORCH_GRU else "our fused kernel")
         )
 
 

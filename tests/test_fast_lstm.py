@@ -54,18 +54,23 @@ def test_the_kernel_builds_wherever_there_is_a_compiler() -> None:
     assert fast_lstm.kernel_build_error() is None
 
 
+@pytest.mark.parametrize("broken", ["fused_lstm.cpp", "fused_gru.cpp"])
 def test_a_compile_error_fails_the_build_with_the_compilers_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
-    """A broken copy of the source, built by the same function into its own cache: the error
-    is kept and raised with the compiler's message, never turned into "kernel unavailable"."""
+    """A copy of the sources with one file broken, built by the same function into its own
+    cache: the error is kept and raised with the compiler's message, never turned into "kernel
+    unavailable". The GRU's kernel is in the same extension, so breaking it fails the LSTM's too."""
     skip_without_a_compiler()
-    lines = (fast_lstm.SOURCE_DIR / "fused_lstm.cpp").read_text().splitlines(keepends=True)
-    broken_line = lines.index("namespace {\n") + 2  # 1-based number of the inserted line
-    lines.insert(broken_line - 1, "int broken_on_purpose = ;\n")
     sources = tmp_path / "csrc"
     sources.mkdir()
-    (sources / "fused_lstm.cpp").write_text("".join(lines))
+    for source in fast_lstm.SOURCE_DIR.iterdir():
+        if source.suffix in (".cpp", ".h"):
+            (sources / source.name).write_bytes(source.read_bytes())
+    lines = (sources / broken).read_text().splitlines(keepends=True)
+    broken_line = lines.index("namespace {\n") + 2  # 1-based number of the inserted line
+    lines.insert(broken_line - 1, "int broken_on_purpose = ;\n")
+    (sources / broken).write_text("".join(lines))
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "cache"))
     extension = fast_lstm._Extension(lambda: fast_lstm.compile_extension(sources))
 
@@ -74,7 +79,7 @@ def test_a_compile_error_fails_the_build_with_the_compilers_message(
     with pytest.raises(fast_lstm.KernelBuildError) as raised:
         extension.require()
     message = str(raised.value)
-    assert f"fused_lstm.cpp:{broken_line}:" in message, message[-4000:]
+    assert f"{broken}:{broken_line}:" in message, message[-4000:]
     assert "broken_on_purpose" in message and ": error:" in message
     # built under its own name in its own cache: the real kernel's cached build is untouched
     (build,) = (tmp_path / "cache").iterdir()
@@ -288,7 +293,7 @@ def test_checkouts_share_one_cached_build(tmp_path: Path, monkeypatch: pytest.Mo
     for checkout in ("one", "two"):
         sources = tmp_path / checkout / "csrc"
         sources.mkdir(parents=True)
-        for source in fast_lstm.SOURCE_DIR.glob("*.cpp"):
+        for source in [*fast_lstm.SOURCE_DIR.glob("*.cpp"), *fast_lstm.SOURCE_DIR.glob("*.h")]:
             (sources / source.name).write_bytes(source.read_bytes())
         monkeypatch.setattr(fast_lstm, "SOURCE_DIR", sources)
         fast_lstm.compile_extension()
@@ -299,7 +304,10 @@ def test_checkouts_share_one_cached_build(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.slow
-def test_the_kernel_compiles_for_aarch64_without_x86_intrinsics(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source_name", ["fused_lstm.cpp", "fused_gru.cpp"])
+def test_the_kernel_compiles_for_aarch64_without_x86_intrinsics(
+    tmp_path: Path, source_name: str
+) -> None:
     """Apple Silicon and ARM servers: the x86 paths are guarded, the portable one builds."""
     import shutil
 
@@ -308,8 +316,8 @@ def test_the_kernel_compiles_for_aarch64_without_x86_intrinsics(tmp_path: Path) 
     compiler = shutil.which("aarch64-linux-gnu-g++")
     if compiler is None:
         pytest.skip("no aarch64 cross compiler: apt-get install g++-aarch64-linux-gnu")
-    source = fast_lstm.SOURCE_DIR / "fused_lstm.cpp"
-    obj = tmp_path / "fused_lstm.o"
+    source = fast_lstm.SOURCE_DIR / source_name
+    obj = tmp_path / "kernel.o"
     includes = [f"-I{path}" for path in include_paths()]
     result = subprocess.run(
         [compiler, "-std=c++20", *fast_lstm.COMPILE_FLAGS, "-c", str(source), "-o", str(obj)]

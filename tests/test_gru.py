@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from lstm_odyssey.models import gru
-from lstm_odyssey.models.implementations import kernel_isa_of, resolve_implementation
+from lstm_odyssey.models import fast_gru, fast_lstm, gru
+from lstm_odyssey.models.implementations import (
+    kernel_isa_of,
+    resolve_implementation,
+    run_forward_in_time,
+)
 from lstm_odyssey.models.layer import GRULayer, layer_parameter_count, recurrent_layer
 from lstm_odyssey.models.networks import SequenceNetwork, network_parameter_count
 from lstm_odyssey.training.trial import run_trial
@@ -16,6 +23,22 @@ from lstm_odyssey.variant_specs import GRU, cell_spec
 from tests.helpers import HYPERPARAMETERS, tiny_next_step_data
 
 torch.set_num_threads(1)
+
+
+def skip_without_a_compiler() -> None:
+    """The one reason a kernel test may skip: torch has no C++ compiler to build it with."""
+    if fast_lstm.compiler_on_path() is None:
+        pytest.skip("no C++ compiler")
+
+
+@pytest.fixture(scope="module")
+def kernel() -> None:
+    """Build the fused kernels' extension once. Skips only without a compiler; a build error
+    (in the GRU's source or the LSTM's) raises KernelBuildError with the compiler's message."""
+    skip_without_a_compiler()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast_lstm.require_kernel()
 
 
 def sigmoid(v: np.ndarray) -> np.ndarray:
@@ -83,10 +106,11 @@ def outputs_and_gradients(layer, x, lengths, implementation: str) -> dict[str, t
     return result
 
 
+@pytest.mark.parametrize("hidden", [5, 37])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
-def test_fast_matches_reference_outputs_and_gradients_with_lengths(reverse: bool):
+def test_fast_matches_reference_outputs_and_gradients_with_lengths(reverse: bool, hidden: int):
     torch.manual_seed(2)
-    layer = GRULayer(3, 5, reverse=reverse, init_std=0.5).double()
+    layer = GRULayer(3, hidden, reverse=reverse, init_std=0.5).double()
     x = torch.randn(7, 3, 3, dtype=torch.float64)
     lengths = torch.tensor([7, 4, 1])
     expected = outputs_and_gradients(layer, x, lengths, "reference")
@@ -157,16 +181,19 @@ def test_gru_is_selected_by_name_like_a_variant():
     assert isinstance(SequenceNetwork("GRU", 3, 4, 2).levels[0][0], GRULayer)
 
 
-def test_implementations_resolve_for_the_gru():
+def test_implementations_resolve_for_the_gru(kernel: None):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_implementation("reference", cpu, torch.float32, GRU) == "reference"
     for requested in ("fast", "auto"):
         assert resolve_implementation(requested, cpu, torch.float64, GRU) == "fast"
         assert resolve_implementation(requested, cuda, torch.float32, GRU) == "fast"
-    assert kernel_isa_of("fast", GRU) is None  # torch's GRU, not our kernel
+    assert kernel_isa_of("fast", GRU, cpu) == fast_lstm.kernel_isa()  # our fused kernel
+    assert kernel_isa_of("fast", GRU, cuda) is None  # torch's GRU (cuDNN)
+    assert kernel_isa_of("fast", GRU, cpu, torch.bfloat16) is None
+    assert kernel_isa_of("reference", GRU, cpu) is None
 
 
-def test_a_gru_trial_trains(tmp_path):
+def test_a_gru_trial_trains(kernel: None, tmp_path):
     data = tiny_next_step_data(tmp_path / "data.h5")
     address = TrialAddress("jsb", "GRU", 0, 1, 1234)
     settings = TrialSettings(max_epochs=2, patience=2, implementation="auto")
@@ -174,6 +201,135 @@ def test_a_gru_trial_trains(tmp_path):
     assert record["status"] == "ok" and len(record["epochs"]) == 2
     assert record["parameter_count"] == network_parameter_count("GRU", 6, 5, 6)
     assert record["provenance"]["implementation"] == "fast"
-    assert record["provenance"]["kernel_isa"] is None
+    assert record["provenance"]["kernel_isa"] == fast_lstm.kernel_isa()  # our fused GRU ran
     assert record["variant_spec"] == {"cell": "gru", "formulation": "reset_after_product"}
     assert np.isfinite(record["test_metric"])
+
+
+# ---- the fused CPU kernel (models.fast_gru) against the reference loop ----------------------
+
+
+def function_outputs_and_gradients(
+    run, layer: GRULayer, x: torch.Tensor, seed: int = 7
+) -> dict[str, torch.Tensor]:
+    """h, dL/dx and dL/d(every parameter) of one forward-in-time run for L = sum(h * weights)."""
+    layer.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    y = run(layer, x)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype)
+    (y * weights).sum().backward()
+    result = {"y": y.detach(), "x.grad": x.grad}
+    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
+    return result
+
+
+def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()
+
+
+def assert_fused_matches_reference(
+    layer: GRULayer, x: torch.Tensor, tolerance: float
+) -> dict[str, float]:
+    expected = function_outputs_and_gradients(gru.run_reference, layer, x)
+    actual = function_outputs_and_gradients(fast_gru.run_fused, layer, x)
+    assert (
+        actual.keys()
+        == expected.keys()
+        == {"y", "x.grad", "W.grad", "R.grad", "b.grad", "b_Rn.grad"}
+    )
+    errors = {name: relative_error(actual[name], expected[name]) for name in expected}
+    for name, error in errors.items():
+        assert expected[name].abs().max() > 0, name
+        assert error <= tolerance, f"{name}: relative error {error:.2e} ({tuple(x.shape)})"
+    return errors
+
+
+# (B, T, I, H): H = 1, below, at and past one vector and one 64-row panel of the packed
+# product (3H rows forward, H backward), in float32 and float64 lanes alike
+SHAPES = [(2, 2, 1, 1), (1, 9, 3, 5), (3, 11, 4, 37), (2, 6, 7, 70), (1, 5, 39, 100)]
+
+
+@pytest.mark.parametrize(("batch", "steps", "inputs", "hidden"), SHAPES)
+def test_fused_kernel_matches_reference_in_float64(
+    kernel: None, batch: int, steps: int, inputs: int, hidden: int
+):
+    torch.manual_seed(10 + hidden)
+    layer = GRULayer(inputs, hidden, init_std=0.5).double()
+    x = torch.randn(steps, batch, inputs, dtype=torch.float64)
+    assert_fused_matches_reference(layer, x, 1e-10)
+
+
+@pytest.mark.parametrize(("batch", "steps", "inputs", "hidden"), SHAPES)
+def test_fused_kernel_matches_reference_in_float32(
+    kernel: None, batch: int, steps: int, inputs: int, hidden: int
+):
+    torch.manual_seed(20 + hidden)
+    layer = GRULayer(inputs, hidden, init_std=0.3)
+    x = torch.randn(steps, batch, inputs)
+    assert_fused_matches_reference(layer, x, 2e-5)
+
+
+def test_fused_kernel_passes_gradcheck_in_float64(kernel: None):
+    torch.manual_seed(11)
+    layer = GRULayer(3, 4, init_std=0.5).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    params = [p.detach().clone().requires_grad_(True) for p in (layer.W, layer.b, layer.R)]
+    b_Rn = layer.b_Rn.detach().clone().requires_grad_(True)
+    ops = fast_lstm.require_kernel()
+
+    def run(x, W, b, R, b_Rn):
+        return fast_gru.FusedGRUFunction.apply(x, W, b, R, b_Rn, ops)
+
+    assert torch.autograd.gradcheck(run, (x, *params, b_Rn))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_runs_our_kernel_on_cpu(kernel: None, dtype: torch.dtype):
+    layer = GRULayer(3, 4).to(dtype)
+    x = torch.randn(5, 2, 3, dtype=dtype)
+    for requested in ("fast", "auto"):
+        y = run_forward_in_time(layer, requested, x)
+        assert "FusedGRUFunction" in type(y.grad_fn).__name__, requested
+    y = run_forward_in_time(layer, "reference", x)
+    assert "FusedGRUFunction" not in type(y.grad_fn).__name__
+
+
+def test_torchs_fused_gru_matches_reference():
+    """torch's fused GRU, which `fast` runs off the CPU (cuDNN) and for other dtypes."""
+    torch.manual_seed(12)
+    layer = GRULayer(4, 6, init_std=0.5).double()
+    x = torch.randn(7, 2, 4, dtype=torch.float64)
+    expected = function_outputs_and_gradients(gru.run_reference, layer, x)
+    actual = function_outputs_and_gradients(gru.run_fused, layer, x)
+    for name, value in expected.items():
+        torch.testing.assert_close(actual[name], value, rtol=1e-10, atol=1e-12, msg=name)
+
+
+def supported_paths() -> list[str]:
+    """Every instruction-set path the kernel can take on this machine, lowest first."""
+    os.environ.pop(fast_lstm.KERNEL_ISA_VARIABLE, None)
+    best = fast_lstm.kernel_isa()
+    if best == "portable":
+        return [best]
+    return list(fast_lstm.KERNEL_ISA_CAPS[: fast_lstm.KERNEL_ISA_CAPS.index(best) + 1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_instruction_set_path_matches_the_reference(
+    kernel: None, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+):
+    # H = 37: a partial panel forward (3H = 111 rows) and backward; lengths through the layer
+    torch.manual_seed(13)
+    x = torch.randn(13, 3, 5, dtype=dtype)
+    lengths = torch.tensor([13, 8, 2])
+    tolerance = 1e-10 if dtype == torch.float64 else 2e-5
+    for path in supported_paths():
+        monkeypatch.setenv(fast_lstm.KERNEL_ISA_VARIABLE, path)
+        assert fast_lstm.kernel_isa() == path
+        for reverse in (False, True):
+            layer = GRULayer(5, 37, reverse=reverse, init_std=0.3).to(dtype)
+            expected = outputs_and_gradients(layer, x, lengths, "reference")
+            actual = outputs_and_gradients(layer, x, lengths, "fast")
+            for name, value in expected.items():
+                error = relative_error(actual[name], value)
+                assert error <= tolerance, f"{path} reverse={reverse} {name}: {error:.2e}"

@@ -12,7 +12,16 @@ import lstm_odyssey.models
 
 MODELS = Path(lstm_odyssey.models.__file__).parent
 # bottom to top: each module may import only the ones before it
-LAYERS = ["variants", "gru", "fast_lstm", "implementations", "layer", "networks", "packed"]
+LAYERS = [
+    "variants",
+    "gru",
+    "fast_lstm",
+    "fast_gru",
+    "implementations",
+    "layer",
+    "networks",
+    "packed",
+]
 
 
 def models_imported_by(path: Path) -> set[str]:

@@ -36,6 +36,8 @@ def test_the_wheel_holds_the_config_schema_and_the_kernel_source(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "lstm_odyssey/config.schema.yaml" in names
     assert "lstm_odyssey/models/csrc/fused_lstm.cpp" in names
+    assert "lstm_odyssey/models/csrc/fused_gru.cpp" in names
+    assert "lstm_odyssey/models/csrc/kernel_common.h" in names  # included by both kernels
     assert "lstm_odyssey/data/resources/proverbs.json" in names  # the stand-ins' text
     assert "lstm_odyssey/data/timit/resources/timit_speakers.json" in names  # TIMIT's split lists
     assert "lstm_odyssey/data/timit/resources/espeak_timit_phones.json" in names

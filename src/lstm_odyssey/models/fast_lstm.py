@@ -12,6 +12,11 @@ and the backward pass, wrapped in one :class:`torch.autograd.Function`:
 * ``dW`` and ``dR`` are then one GEMM over all steps, ``dR_gates`` another, ``dx``
   a third; ``db`` and ``dp`` are reductions.
 
+The same extension holds the GRU's fused kernel (``csrc/fused_gru.cpp``, wrapped by
+``models.fast_gru``); both include ``csrc/kernel_common.h`` (squashing functions, the packed
+matrix-vector product, the instruction-set dispatch), so a compile error in any of them fails the
+one build, for both cells.
+
 The extension is compiled on first use (about 15 s, needs a C++ compiler and
 ``ninja``) with :func:`torch.utils.cpp_extension.load` into torch's extension
 cache (``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), then
@@ -135,7 +140,8 @@ def compiler_on_path() -> str | None:
 
 def compile_extension(source_dir: Path | None = None) -> Any:
     """Build (or reuse the cached build of) the kernel from the ``*.cpp`` files in `source_dir`
-    (default: :data:`SOURCE_DIR`) and return its op namespace.
+    (default: :data:`SOURCE_DIR`: the LSTM's and the GRU's kernels, one extension, one op
+    namespace; ``*.h`` there are shared headers) and return its op namespace.
 
     Raises what the build raises; for a compile error a RuntimeError whose message carries the
     compiler's output. The extension's name (and so its build directory) comes from a hash of
@@ -147,11 +153,12 @@ def compile_extension(source_dir: Path | None = None) -> Any:
     sources = sorted(source_dir.glob("*.cpp"))
     if not sources:
         raise FileNotFoundError(f"no C++ sources under {source_dir}")
-    # the name pins the sources, flags, torch and Python versions, so a cached build
-    # is reused only when it is exactly this one
+    headers = sorted(source_dir.glob("*.h"))
+    # the name pins the sources and headers, flags, torch and Python versions, so a cached
+    # build is reused only when it is exactly this one
     digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.read_bytes())
+    for source in [*sources, *headers]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     python = f"py{sys.version_info.major}{sys.version_info.minor}"
     digest.update(" ".join((torch.__version__, python, *COMPILE_FLAGS)).encode())
     name = f"lstm_odyssey_fused_{digest.hexdigest()[:16]}"
@@ -163,6 +170,7 @@ def compile_extension(source_dir: Path | None = None) -> Any:
     if interpreter_bin not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = interpreter_bin + os.pathsep + os.environ.get("PATH", "")
     _remove_stale_lock(directory)
+    _sources_in_cache(headers, directory)  # beside the copied sources, where #include finds them
     cpp_extension.load(
         name=name,
         sources=[str(source) for source in _sources_in_cache(sources, directory)],
@@ -318,6 +326,12 @@ def isa_cap() -> str | None:
     return cap
 
 
+def kernel_ops() -> Any:
+    """The extension's op namespace (the LSTM's ops and the GRU's ``gru_forward``,
+    ``gru_backward``), built on first call; None when the build failed (warned about once)."""
+    return _EXTENSION.ops()
+
+
 def kernel_isa() -> str | None:
     """The instruction-set path the fused kernel's loops take now: `avx512`, `avx2`, `baseline`
     (x86-64 without AVX2 and FMA, or capped there) or `portable` (not x86); None without the
@@ -347,6 +361,7 @@ __all__ = [
     "isa_cap",
     "kernel_build_error",
     "kernel_isa",
+    "kernel_ops",
     "require_kernel",
     "run_fused",
 ]

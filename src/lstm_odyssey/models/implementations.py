@@ -11,12 +11,14 @@ the reference; `auto` does so silently. The CPU kernel is never called with a te
 device. When the kernel cannot be built, `fast_lstm` warns once with the reason (the compiler's
 message for a build error) and the reference runs; `fast_lstm.kernel_build_error()` keeps it.
 
-The GRU (`models.gru`) has the same two: `reference` (its readable loop) and `fast`, torch's own
-fused GRU, which runs wherever torch's GRU does (CPU, CUDA; cuDNN there), so `auto` and `fast`
-always give it. `kernel_isa_of` says whether our fused kernel ran, for the trial record.
+The GRU (`models.gru`) has the same two: `reference` (its readable loop) and `fast`, which
+`auto` always gives too. `fast` is our fused kernel (`fast_gru`, in the LSTM kernel's extension)
+on CPU float32/float64 when the extension builds, and torch's own fused GRU elsewhere (CUDA, where
+it is cuDNN; other dtypes; a failed build, warned about once by `fast_lstm`). `kernel_isa_of` says
+whether our fused kernel ran, for the trial record.
 
-Imports point down only: this module uses `variants`, `gru` and `fast_lstm`, and the layers
-(`models.layer`) use this one.
+Imports point down only: this module uses `variants`, `gru`, `fast_lstm` and `fast_gru`, and the
+layers (`models.layer`) use this one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from lstm_odyssey.models import gru
+from lstm_odyssey.models import fast_gru, gru
 from lstm_odyssey.models.fast_lstm import fast_available, kernel_isa, run_fused
 from lstm_odyssey.models.variants import VariantParameters, run_reference
 from lstm_odyssey.variant_specs import CellSpec, GRUSpec
@@ -56,14 +58,16 @@ def resolve_implementation(
 ) -> str:
     """What runs when `requested` is asked for on `device` with `dtype`: "fast" or "reference".
 
-    `variant` None or an LSTM: the fused kernel's rules above. For the GRU, "fast" (torch's
-    fused GRU) unless the reference is asked for. Builds the LSTM kernel on first use (cached on
-    disk), so calling this before training keeps a first build out of the measured epoch time.
+    `variant` None or an LSTM: the fused kernel's rules above. For the GRU, "fast" (our fused
+    kernel or torch's fused GRU, see `gru_kernel_runs`) unless the reference is asked for. Builds
+    the kernel on first use (cached on disk), so calling this before training keeps a first build
+    out of the measured epoch time.
     """
     check_implementation(requested)
     if requested == "reference":
         return "reference"
     if isinstance(variant, GRUSpec):
+        gru_kernel_runs(device, dtype)  # builds the kernel now, as for the LSTMs
         return "fast"
     if device.type != "cpu" or dtype not in KERNEL_DTYPES:
         if requested == "fast":
@@ -76,10 +80,25 @@ def resolve_implementation(
     return "fast" if fast_available() else "reference"
 
 
-def kernel_isa_of(implementation: str, variant: CellSpec | None = None) -> str | None:
-    """The fused LSTM kernel's instruction-set path when it is what ran (`implementation` as
-    resolved), else None: the reference ran, or torch's own GRU."""
-    if implementation != "fast" or isinstance(variant, GRUSpec):
+def gru_kernel_runs(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the GRU's "fast" is our fused kernel (CPU float32/float64, the extension built)
+    rather than torch's fused GRU."""
+    return device.type == "cpu" and dtype in KERNEL_DTYPES and fast_available()
+
+
+def kernel_isa_of(
+    implementation: str,
+    variant: CellSpec | None = None,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> str | None:
+    """The fused kernel's instruction-set path when it is what ran (`implementation` as resolved
+    for `device`, default the CPU, and `dtype`), else None: the reference ran, or torch's GRU."""
+    if implementation != "fast":
+        return None
+    if isinstance(variant, GRUSpec) and not gru_kernel_runs(
+        torch.device("cpu") if device is None else device, dtype
+    ):
         return None
     return kernel_isa()
 
@@ -91,5 +110,9 @@ def run_forward_in_time(
     `x` and the layer's cell; the caller handles reversal, lengths and masking."""
     fast = resolve_implementation(requested, x.device, x.dtype, layer.spec) == "fast"
     if isinstance(layer.spec, GRUSpec):
-        return gru.run_fused(layer, x) if fast else gru.run_reference(layer, x)
+        if not fast:
+            return gru.run_reference(layer, x)
+        if gru_kernel_runs(x.device, x.dtype):
+            return fast_gru.run_fused(layer, x)
+        return gru.run_fused(layer, x)
     return run_fused(layer, x) if fast else run_reference(layer, x)

@@ -5,7 +5,7 @@
 the GRU's in the layout of ``models.gru``. Both draw them as the paper does and run a
 (T, B, I) batch in either direction with per-sequence lengths, alike (`_run_directed`).
 The time loop itself is done by the implementation asked for by name
-(``models.implementations``: the reference loop, the fused kernel, torch's fused GRU).
+(``models.implementations``: the reference loop, our fused kernels, torch's fused GRU).
 :func:`recurrent_layer` builds the one a spec names.
 
 Imports point down: this module uses ``implementations``, ``variants`` and ``gru``;

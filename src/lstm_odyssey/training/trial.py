@@ -497,7 +497,7 @@ def trial_provenance(
         "threads": threads,
         "device": str(device),
         "implementation": implementation,
-        "kernel_isa": kernel_isa_of(implementation, variant),
+        "kernel_isa": kernel_isa_of(implementation, variant, device),
         "data_hash": data.content_hash,
         "data_source": data.metadata.get("source"),
         "started": started.isoformat(),
