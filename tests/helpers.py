@@ -108,3 +108,29 @@ def tiny_next_step_data(path, seed=0):
 
 HYPERPARAMETERS = {"hidden_size": 5, "learning_rate": 1e-2, "momentum": 0.9, "input_noise": 0.1}
 ADDRESS = TrialAddress("jsb", "V", 0, 1, 1234)
+
+
+def outputs_and_gradients(run, layer, x, seed: int = 7) -> dict:
+    """y = run(layer, x), dL/dx and dL/d(every parameter) for a fixed random L = sum(y * weights):
+    what the fused kernels' tests compare against the reference, gradient by gradient."""
+    import torch
+
+    layer.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_(True)
+    y = run(layer, x)
+    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype)
+    (y * weights).sum().backward()
+    result = {"y": y.detach(), "x.grad": x.grad}
+    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
+    return result
+
+
+def layer_outputs_and_gradients(layer, x, lengths, implementation: str) -> dict:
+    """`outputs_and_gradients` of a layer's forward pass (with `lengths`) by `implementation`."""
+    layer.implementation = implementation
+    return outputs_and_gradients(lambda module, inputs: module(inputs, lengths), layer, x)
+
+
+def relative_error(actual, expected) -> float:
+    """Largest absolute difference over the largest magnitude of `expected`."""
+    return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()

@@ -45,6 +45,7 @@ from lstm_odyssey.variant_specs import (
 from tests.helpers import (
     HYPERPARAMETERS,
     boulanger_corpus,
+    layer_outputs_and_gradients,
     planned_jobs,
     run_snakemake,
     small_jsb_study,
@@ -192,19 +193,6 @@ def kernel() -> None:
         fast_lstm.require_kernel()
 
 
-def outputs_and_gradients(layer, x, lengths, implementation: str) -> dict[str, torch.Tensor]:
-    """y, dL/dx and dL/d(every parameter) for a fixed random L = sum(y * weights)."""
-    layer.implementation = implementation
-    layer.zero_grad(set_to_none=True)
-    x = x.clone().requires_grad_(True)
-    y = layer(x, lengths)
-    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
-    (y * weights).sum().backward()
-    result = {"y": y.detach(), "x.grad": x.grad}
-    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
-    return result
-
-
 @pytest.mark.parametrize("values", VALID, ids=label)
 def test_fused_kernel_matches_reference_outputs_and_gradients(kernel: None, values: dict):
     torch.manual_seed(1)
@@ -212,8 +200,8 @@ def test_fused_kernel_matches_reference_outputs_and_gradients(kernel: None, valu
     lengths = torch.tensor([4, 2, 3])
     for reverse in (False, True):
         layer = VariantLSTM(spec_of(values), 2, 3, reverse=reverse, init_std=0.5).double()
-        expected = outputs_and_gradients(layer, x, lengths, "reference")
-        actual = outputs_and_gradients(layer, x, lengths, "fast")
+        expected = layer_outputs_and_gradients(layer, x, lengths, "reference")
+        actual = layer_outputs_and_gradients(layer, x, lengths, "fast")
         assert actual.keys() == expected.keys()
         for name, value in expected.items():
             torch.testing.assert_close(actual[name], value, rtol=1e-10, atol=1e-12, msg=name)

@@ -20,6 +20,7 @@ from lstm_odyssey.models import fast_lstm, implementations
 from lstm_odyssey.models.layer import VariantLSTM
 from lstm_odyssey.models.networks import SequenceNetwork
 from lstm_odyssey.models.variants import VARIANTS
+from tests.helpers import layer_outputs_and_gradients, relative_error
 
 torch.set_num_threads(1)
 
@@ -86,30 +87,11 @@ def test_a_compile_error_fails_the_build_with_the_compilers_message(
     assert build.name.startswith("lstm_odyssey_fused_")
 
 
-def outputs_and_gradients(
-    layer: VariantLSTM, x: torch.Tensor, lengths: torch.Tensor | None, implementation: str
-) -> dict[str, torch.Tensor]:
-    """y, dL/dx and dL/d(every parameter) for a fixed random L = sum(y * g)."""
-    layer.implementation = implementation
-    layer.zero_grad(set_to_none=True)
-    x = x.clone().requires_grad_(True)
-    y = layer(x, lengths)
-    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
-    (y * weights).sum().backward()
-    result = {"y": y.detach(), "x.grad": x.grad}
-    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
-    return result
-
-
-def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()
-
-
 def assert_matches_reference(
     layer: VariantLSTM, x: torch.Tensor, lengths: torch.Tensor | None
 ) -> None:
-    expected = outputs_and_gradients(layer, x, lengths, "reference")
-    actual = outputs_and_gradients(layer, x, lengths, "fast")
+    expected = layer_outputs_and_gradients(layer, x, lengths, "reference")
+    actual = layer_outputs_and_gradients(layer, x, lengths, "fast")
     assert actual.keys() == expected.keys()
     for name in expected:
         error = relative_error(actual[name], expected[name])

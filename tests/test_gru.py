@@ -20,7 +20,13 @@ from lstm_odyssey.models.networks import SequenceNetwork, network_parameter_coun
 from lstm_odyssey.training.trial import run_trial
 from lstm_odyssey.trial_spec import TrialAddress, TrialSettings
 from lstm_odyssey.variant_specs import GRU, cell_spec
-from tests.helpers import HYPERPARAMETERS, tiny_next_step_data
+from tests.helpers import (
+    HYPERPARAMETERS,
+    layer_outputs_and_gradients,
+    outputs_and_gradients,
+    relative_error,
+    tiny_next_step_data,
+)
 
 torch.set_num_threads(1)
 
@@ -93,19 +99,6 @@ def test_the_layout_is_torchs_with_b_hr_and_b_hz_zero():
     torch.testing.assert_close(layer(x), reference(x)[0], rtol=1e-12, atol=1e-12)
 
 
-def outputs_and_gradients(layer, x, lengths, implementation: str) -> dict[str, torch.Tensor]:
-    """y, dL/dx and dL/d(every parameter) for a fixed random L = sum(y * weights)."""
-    layer.implementation = implementation
-    layer.zero_grad(set_to_none=True)
-    x = x.clone().requires_grad_(True)
-    y = layer(x, lengths)
-    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
-    (y * weights).sum().backward()
-    result = {"y": y.detach(), "x.grad": x.grad}
-    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
-    return result
-
-
 @pytest.mark.parametrize("hidden", [5, 37])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 def test_fast_matches_reference_outputs_and_gradients_with_lengths(reverse: bool, hidden: int):
@@ -113,8 +106,8 @@ def test_fast_matches_reference_outputs_and_gradients_with_lengths(reverse: bool
     layer = GRULayer(3, hidden, reverse=reverse, init_std=0.5).double()
     x = torch.randn(7, 3, 3, dtype=torch.float64)
     lengths = torch.tensor([7, 4, 1])
-    expected = outputs_and_gradients(layer, x, lengths, "reference")
-    actual = outputs_and_gradients(layer, x, lengths, "fast")
+    expected = layer_outputs_and_gradients(layer, x, lengths, "reference")
+    actual = layer_outputs_and_gradients(layer, x, lengths, "fast")
     assert set(actual) == {"y", "x.grad", "W.grad", "R.grad", "b.grad", "b_Rn.grad"}
     for name, value in expected.items():
         torch.testing.assert_close(actual[name], value, rtol=1e-10, atol=1e-12, msg=name)
@@ -209,29 +202,11 @@ def test_a_gru_trial_trains(kernel: None, tmp_path):
 # ---- the fused CPU kernel (models.fast_gru) against the reference loop ----------------------
 
 
-def function_outputs_and_gradients(
-    run, layer: GRULayer, x: torch.Tensor, seed: int = 7
-) -> dict[str, torch.Tensor]:
-    """h, dL/dx and dL/d(every parameter) of one forward-in-time run for L = sum(h * weights)."""
-    layer.zero_grad(set_to_none=True)
-    x = x.clone().requires_grad_(True)
-    y = run(layer, x)
-    weights = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype)
-    (y * weights).sum().backward()
-    result = {"y": y.detach(), "x.grad": x.grad}
-    result.update({f"{name}.grad": p.grad for name, p in layer.named_parameters()})
-    return result
-
-
-def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30)).item()
-
-
 def assert_fused_matches_reference(
     layer: GRULayer, x: torch.Tensor, tolerance: float
 ) -> dict[str, float]:
-    expected = function_outputs_and_gradients(gru.run_reference, layer, x)
-    actual = function_outputs_and_gradients(fast_gru.run_fused, layer, x)
+    expected = outputs_and_gradients(gru.run_reference, layer, x)
+    actual = outputs_and_gradients(fast_gru.run_fused, layer, x)
     assert (
         actual.keys()
         == expected.keys()
@@ -299,8 +274,8 @@ def test_torchs_fused_gru_matches_reference():
     torch.manual_seed(12)
     layer = GRULayer(4, 6, init_std=0.5).double()
     x = torch.randn(7, 2, 4, dtype=torch.float64)
-    expected = function_outputs_and_gradients(gru.run_reference, layer, x)
-    actual = function_outputs_and_gradients(gru.run_fused, layer, x)
+    expected = outputs_and_gradients(gru.run_reference, layer, x)
+    actual = outputs_and_gradients(gru.run_fused, layer, x)
     for name, value in expected.items():
         torch.testing.assert_close(actual[name], value, rtol=1e-10, atol=1e-12, msg=name)
 
@@ -328,8 +303,8 @@ def test_every_instruction_set_path_matches_the_reference(
         assert fast_lstm.kernel_isa() == path
         for reverse in (False, True):
             layer = GRULayer(5, 37, reverse=reverse, init_std=0.3).to(dtype)
-            expected = outputs_and_gradients(layer, x, lengths, "reference")
-            actual = outputs_and_gradients(layer, x, lengths, "fast")
+            expected = layer_outputs_and_gradients(layer, x, lengths, "reference")
+            actual = layer_outputs_and_gradients(layer, x, lengths, "fast")
             for name, value in expected.items():
                 error = relative_error(actual[name], value)
                 assert error <= tolerance, f"{path} reverse={reverse} {name}: {error:.2e}"
